@@ -1,0 +1,182 @@
+"""The two abstractions every group family implements: :class:`Group` and :class:`Rep`.
+
+A *group* here is a matrix group ``G <= GL(n)`` acting linearly on ``R^n``; its elements are passed
+around as batches of ``(k, n, n)`` matrices. A *representation* maps such a batch to the batch of
+``(k, size, size)`` matrices ``rho(g)``. Families (escnn-backed compact groups, Clifford groups,
+matrix groups defined from generators) subclass both and add their own constructors; the kernel
+builder in :mod:`implicit_kernels` only uses what is declared here, in particular
+:meth:`Group.kernel_network`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import torch
+
+from groups.kernel_network import KernelNetwork
+
+
+class Rep(ABC):
+    """A finite-dimensional real representation ``rho: G -> GL(size)`` of ``group``.
+
+    Reps form an algebra: ``a + b`` (direct sum), ``3 * a`` (multiplicity), ``a.tensor(b)``
+    (Kronecker product, ``rho_a(g) (x) rho_b(g)``) and ``a.dual()`` (``rho(g)^-T``). The group
+    family decides how these are represented internally; this class only fixes the interface.
+    """
+
+    group: Group
+
+    @property
+    @abstractmethod
+    def size(self) -> int:
+        """Dimension of the representation space."""
+
+    @abstractmethod
+    def matrices(self, g: torch.Tensor) -> torch.Tensor:
+        """``rho(g)`` for a batch ``g`` of ``(k, n, n)`` group elements already checked to lie in
+        the group; returns ``(k, size, size)`` in ``g``'s dtype and device."""
+
+    @abstractmethod
+    def invariant_basis(self) -> torch.Tensor:
+        """Float64 ``(size, m)`` matrix whose columns span ``{v : rho(g) v = v for all g}``."""
+
+    def __call__(self, g: torch.Tensor) -> torch.Tensor:
+        """``rho(g)`` for ``g`` of shape ``(k, n, n)`` (or ``(n, n)``), which must lie in the group."""
+        single = g.dim() == 2
+        g = g.unsqueeze(0) if single else g
+        self.group.check_elements(g)
+        out = self.matrices(g)
+        return out[0] if single else out
+
+    def __add__(self, other: Rep) -> Rep:
+        self.group.check_same_group(other)
+        return self.group.direct_sum([self, other])
+
+    def __mul__(self, multiplicity: int) -> Rep:
+        if not isinstance(multiplicity, int) or multiplicity < 1:
+            raise ValueError(f"a multiplicity must be a positive int, got {multiplicity!r}")
+        return self.group.direct_sum([self] * multiplicity)
+
+    __rmul__ = __mul__
+
+    def tensor(self, other: Rep) -> Rep:
+        """The tensor product ``rho_self (x) rho_other`` (Kronecker product, row-major)."""
+        self.group.check_same_group(other)
+        return self.group.tensor_product(self, other)
+
+    def dual(self) -> Rep:
+        """The dual (contragredient) representation ``g -> rho(g)^-T``."""
+        return self.group.dual(self)
+
+
+class Group(ABC):
+    """A matrix group acting on ``R^n``, the object the registry hands out.
+
+    Subclasses set ``name`` and ``n`` and implement sampling, membership, the rep algebra and the
+    family's equivariant kernel network (:meth:`kernel_network`).
+    """
+
+    name: str
+    n: int
+
+    # ----------------------------------------------------------------------------------------
+    # elements
+    @abstractmethod
+    def sample(
+        self,
+        k: int,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype = torch.float64,
+    ) -> torch.Tensor:
+        """``k`` random elements as ``(k, n, n)`` matrices (Haar-distributed for compact groups
+        unless a family says otherwise)."""
+
+    @abstractmethod
+    def contains(self, g: torch.Tensor) -> torch.Tensor:
+        """Boolean ``(k,)``: which of the ``(k, n, n)`` matrices are elements of the group (to a
+        tolerance suited to their dtype)."""
+
+    def check_elements(self, g: torch.Tensor) -> None:
+        """Raise ``ValueError`` unless ``g`` is a ``(k, n, n)`` batch of group elements."""
+        if g.dim() != 3 or g.shape[-2:] != (self.n, self.n):
+            raise ValueError(
+                f"{self.name} elements must be a (k, {self.n}, {self.n}) tensor, got shape {tuple(g.shape)}"
+            )
+        inside = self.contains(g)
+        if not bool(inside.all()):
+            bad = int((~inside).nonzero()[0, 0])
+            raise ValueError(
+                f"matrix {bad} of the batch is not an element of {self.name}:\n{g[bad].tolist()}"
+            )
+
+    def grid_elements(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """The elements that map the integer grid ``Z^n`` to itself: the signed permutation
+        matrices that lie in the group, ``(m, n, n)``. Only these commute exactly with sampling a
+        kernel on a grid."""
+        candidates = signed_permutations(self.n, dtype)
+        return candidates[self.contains(candidates)]
+
+    # ----------------------------------------------------------------------------------------
+    # representations
+    @property
+    @abstractmethod
+    def trivial(self) -> Rep:
+        """The one-dimensional trivial representation."""
+
+    @property
+    @abstractmethod
+    def standard(self) -> Rep:
+        """The defining representation on ``R^n``: ``standard(g) == g``."""
+
+    @abstractmethod
+    def direct_sum(self, reps: Sequence[Rep]) -> Rep:
+        """``rho_1 (+) rho_2 (+) ...`` (block diagonal, in order)."""
+
+    @abstractmethod
+    def tensor_product(self, a: Rep, b: Rep) -> Rep:
+        """``rho_a (x) rho_b`` with Kronecker (row-major) ordering."""
+
+    @abstractmethod
+    def dual(self, rep: Rep) -> Rep:
+        """``g -> rho(g)^-T``."""
+
+    def check_same_group(self, rep: Rep) -> None:
+        """Raise ``ValueError`` unless ``rep`` is a representation of this group."""
+        if not isinstance(rep, Rep):
+            raise TypeError(f"expected a Rep of {self.name}, got {type(rep).__name__}")
+        if rep.group is not self:
+            raise ValueError(
+                f"representations of different groups: expected a rep of {self.name}, "
+                f"got a rep of {rep.group.name}"
+            )
+
+    # ----------------------------------------------------------------------------------------
+    # what the kernel builder needs
+    @abstractmethod
+    def kernel_network(
+        self, rep_in: Rep, rep_out: Rep, attr: Rep | None = None, **options
+    ) -> KernelNetwork:
+        """The family's equivariant kernel network ``(x, a) -> K(x, a)`` with
+        ``K(g x, rho_attr(g) a) = rho_out(g) K(x, a) rho_in(g)^-1``."""
+
+    def invariant_norm2(self, x: torch.Tensor) -> torch.Tensor:
+        """A non-negative G-invariant function of ``x`` (``(..., n) -> (...)``) that the kernel
+        shell decays in. Euclidean ``|x|^2`` by default, which is invariant for subgroups of O(n)."""
+        return (x * x).sum(-1)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, n={self.n})"
+
+
+def signed_permutations(n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """All ``2^n n!`` signed permutation matrices of size ``n``, as ``(2^n n!, n, n)``."""
+    mats = []
+    for perm in itertools.permutations(range(n)):
+        for signs in itertools.product((1.0, -1.0), repeat=n):
+            m = torch.zeros(n, n, dtype=dtype)
+            m[list(range(n)), list(perm)] = torch.tensor(signs, dtype=dtype)
+            mats.append(m)
+    return torch.stack(mats)

@@ -1,0 +1,77 @@
+"""The one interface between a group family and the shared kernel builder.
+
+A family builds, for given reps, a :class:`KernelNetwork`: a G-equivariant map from a position
+``x`` (in ``R^n``, standard rep) and optional attributes ``a`` (rep ``attr``) to
+``Hom(rho_in, rho_out)``. Its output, the kernel ``K`` as a ``(C_out, C_in)`` matrix, satisfies
+
+    K(g x, rho_attr(g) a) = rho_out(g) K(x, a) rho_in(g)^-1.
+
+The network is factored into ``features`` (everything up to the last layer) and ``head`` (the last,
+linear and equivariant layer, exported as a dense matrix) so that layers can contract the head
+with their input features instead of materialising one kernel matrix per edge when that is
+cheaper: ``vec K = head() @ features(x, a)``, with ``vec`` row-major over ``(C_out, C_in)``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import nn
+
+
+class ConstantsModule(nn.Module):
+    """A module whose float64 constants (Clebsch-Gordan coefficients, changes of basis) stay in
+    float64 when the module is moved with ``.to(dtype)``; only their device follows. Use
+    :meth:`constant` to read one in the working dtype.
+
+    Rounding such constants to float32 would limit float64 equivariance to about 1e-7.
+    """
+
+    def register_constant(self, name: str, value) -> None:
+        """Register ``value`` (array-like) as a non-persistent float64 buffer."""
+        self.register_buffer(name, torch.as_tensor(value, dtype=torch.float64), persistent=False)
+        self.__dict__.setdefault("_constant_names", set()).add(name)
+
+    def constant(self, name: str, like: torch.Tensor) -> torch.Tensor:
+        """The constant ``name`` in ``like``'s dtype and device."""
+        return getattr(self, name).to(device=like.device, dtype=like.dtype)
+
+    def _apply(self, fn, recurse=True):
+        names = self.__dict__.get("_constant_names", set())
+        kept = {name: self._buffers[name] for name in names}
+        super()._apply(fn, recurse)
+        for name, value in kept.items():
+            moved = self._buffers[name]
+            self._buffers[name] = value.to(device=moved.device)
+        return self
+
+
+class KernelNetwork(ConstantsModule, ABC):
+    """Equivariant ``(x, a) -> K(x, a)`` of shape ``(..., out_size, in_size)``.
+
+    Subclasses set ``in_size``, ``out_size``, ``attr_size`` (0 when no attributes) and
+    ``feature_size``, and implement :meth:`features`, :meth:`head` and :meth:`reset_parameters`.
+    """
+
+    in_size: int
+    out_size: int
+    attr_size: int
+    feature_size: int
+
+    @abstractmethod
+    def features(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
+        """``(..., n)`` positions (and ``(..., attr_size)`` attributes) -> ``(..., feature_size)``."""
+
+    @abstractmethod
+    def head(self) -> torch.Tensor:
+        """The last layer as a dense ``(out_size * in_size, feature_size)`` matrix."""
+
+    @abstractmethod
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Draw fresh random parameters (from ``generator`` when given)."""
+
+    def forward(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
+        flat = self.features(x, attr) @ self.head().transpose(0, 1)
+        return flat.unflatten(-1, (self.out_size, self.in_size))
+

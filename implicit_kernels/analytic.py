@@ -1,0 +1,78 @@
+"""Analytic steerable kernel bases from escnn, in our layout, and rank-based coverage.
+
+For a point ``x`` with stabiliser ``H``, the values that the constraint allows for ``K(x)`` form
+``Hom_H(rho_in, rho_out)``. escnn's analytic basis is complete, so its rank at a generic point is
+``dim Hom_H``; an implicit kernel family is complete when its values over random parameters reach
+the same rank:
+
+    coverage(x) = rank{K_theta(x) : theta random} / rank{escnn basis at x}.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from groups import Rep
+from groups.compact import CompactGroup
+from implicit_kernels.kernel import ImplicitKernel
+
+
+def analytic_basis(rep_in: Rep, rep_out: Rep, points: torch.Tensor) -> torch.Tensor:
+    """escnn's analytic basis for ``K(g x) = rho_out K(x) rho_in^-1`` sampled at ``points``
+    ``(m, n)``: returns ``(m, n_basis, rep_out.size, rep_in.size)`` in ``points``' dtype.
+
+    Rings of Gaussian radial profiles are placed every 0.5 from 0 to past the farthest point and
+    the angular band limit is raised to cover every frequency the Hom rep holds.
+    """
+    group = rep_in.group
+    if not isinstance(group, CompactGroup):
+        raise TypeError(f"escnn analytic bases exist for the compact family only, not {group.name}")
+    group.check_same_group(rep_out)
+    hom = rep_out.tensor(rep_in.dual())
+    frequency = max(int(psi.attributes.get("frequency", 0)) for psi in hom.irreps)
+    if group.is_finite:
+        frequency += group.escnn_group.order()
+    r_max = float(points.norm(dim=-1).max()) if len(points) else 1.0
+    rings = [0.5 * i for i in range(int(math.ceil(r_max / 0.5)) + 2)]
+    basis = group.gspace.build_kernel_basis(
+        rep_in.representation, rep_out.representation, sigma=[0.5] * len(rings), rings=rings,
+        maximum_frequency=max(frequency, 1),
+    )
+    return basis.to(torch.float64).sample(points.to(torch.float64)).to(points.dtype)
+
+
+def matrix_rank(values: torch.Tensor, rtol: float = 1e-7) -> int:
+    """Numerical rank of ``(m, ...)`` stacked kernel values (flattened per row): singular values
+    above ``rtol`` times the largest count."""
+    flat = values.reshape(values.shape[0], -1).to(torch.float64)
+    if flat.numel() == 0:
+        return 0
+    s = torch.linalg.svdvals(flat)
+    return int((s > rtol * s.max()).sum()) if s.max() > 0 else 0
+
+
+@torch.no_grad()
+def implicit_rank(kernel: ImplicitKernel, x: torch.Tensor, draws: int | None = None, seed: int = 0) -> int:
+    """Rank of ``{K_theta(x)}`` over ``draws`` random parameter draws (default: ``C_out C_in + 4``)
+    at one point ``x`` ``(n,)``. The kernel's parameters are restored afterwards."""
+    draws = draws or kernel.rep_out.size * kernel.rep_in.size + 4
+    state = {k: v.clone() for k, v in kernel.state_dict().items()}
+    generator = torch.Generator().manual_seed(seed)
+    point = x.to(torch.float64).reshape(1, -1)
+    original = next(kernel.parameters()).dtype
+    kernel.to(torch.float64)
+    values = []
+    for _ in range(draws):
+        kernel.network.reset_parameters(generator)
+        values.append(kernel(point)[0])
+    kernel.to(original)
+    kernel.load_state_dict(state)
+    return matrix_rank(torch.stack(values))
+
+
+def coverage(kernel: ImplicitKernel, x: torch.Tensor) -> tuple[int, int]:
+    """``(rank of the implicit kernel family at x, rank of escnn's analytic basis at x)``."""
+    analytic = analytic_basis(kernel.rep_in, kernel.rep_out, x.to(torch.float64).reshape(1, -1))[0]
+    return implicit_rank(kernel, x), matrix_rank(analytic)

@@ -1,0 +1,83 @@
+"""Neighbourhood graphs in plain torch (no torch_cluster needed).
+
+Both functions return ``edge_index`` ``(2, E)`` with row 0 the source ``j`` and row 1 the target
+``i`` (the message-passing convention of :class:`~implicit_kernels.PointConv`), edges sorted by
+target. ``batch`` (``(N,)``, graph id per node) keeps graphs apart. Distances are computed in
+blocks of rows, so memory is ``O(block * N)`` rather than ``O(N^2)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+_BLOCK = 2048
+
+
+def _check(pos: torch.Tensor, batch: torch.Tensor | None) -> None:
+    if not torch.is_tensor(pos) or pos.dim() != 2 or not pos.is_floating_point():
+        raise ValueError(f"pos must be a floating (N, n) tensor, got {getattr(pos, 'shape', type(pos))}")
+    if not bool(torch.isfinite(pos).all()):
+        raise ValueError("pos contains NaN or inf")
+    if batch is not None and (batch.dim() != 1 or batch.shape[0] != pos.shape[0]):
+        raise ValueError(f"batch must be (N,) with N = {pos.shape[0]}, got {tuple(batch.shape)}")
+
+
+def _blocked_distances(pos: torch.Tensor, batch: torch.Tensor | None, loop: bool):
+    """Yield ``(targets, distances)`` blocks, ``inf`` across graphs and (without ``loop``) on the diagonal."""
+    n = pos.shape[0]
+    for start in range(0, n, _BLOCK):
+        targets = torch.arange(start, min(start + _BLOCK, n), device=pos.device)
+        dist = torch.cdist(pos[targets], pos)
+        if batch is not None:
+            dist = dist.masked_fill(batch[targets][:, None] != batch[None, :], float("inf"))
+        if not loop:
+            dist[torch.arange(len(targets)), targets] = float("inf")
+        yield targets, dist
+
+
+def radius_graph(
+    pos: torch.Tensor,
+    r: float,
+    batch: torch.Tensor | None = None,
+    loop: bool = False,
+    max_num_neighbors: int | None = None,
+) -> torch.Tensor:
+    """Edges ``j -> i`` for all pairs with ``|pos_j - pos_i| <= r`` (in the same graph).
+
+    With ``max_num_neighbors`` only the nearest that many sources per target are kept.
+    """
+    _check(pos, batch)
+    edges = []
+    for targets, dist in _blocked_distances(pos, batch, loop):
+        if max_num_neighbors is not None:
+            k = min(max_num_neighbors, dist.shape[1])
+            values, index = dist.topk(k, dim=1, largest=False)
+            keep = values <= r
+            rows = torch.arange(len(targets), device=pos.device)[:, None].expand_as(index)
+            src, row = index[keep], rows[keep]
+        else:
+            row, src = (dist <= r).nonzero(as_tuple=True)
+        edges.append(torch.stack([src, targets[row]]))
+    return _sorted_by_target(edges, pos)
+
+
+def knn_graph(pos: torch.Tensor, k: int, batch: torch.Tensor | None = None, loop: bool = False) -> torch.Tensor:
+    """Edges from the ``k`` nearest sources to every target (fewer if its graph is smaller)."""
+    _check(pos, batch)
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    edges = []
+    for targets, dist in _blocked_distances(pos, batch, loop):
+        values, index = dist.topk(min(k, dist.shape[1]), dim=1, largest=False)
+        keep = torch.isfinite(values)
+        rows = torch.arange(len(targets), device=pos.device)[:, None].expand_as(index)
+        edges.append(torch.stack([index[keep], targets[rows[keep]]]))
+    return _sorted_by_target(edges, pos)
+
+
+def _sorted_by_target(blocks: list[torch.Tensor], pos: torch.Tensor) -> torch.Tensor:
+    """Concatenate edge blocks, sorted by target and then source."""
+    if not blocks:
+        return torch.zeros(2, 0, dtype=torch.long, device=pos.device)
+    edge_index = torch.cat(blocks, dim=1)
+    return edge_index[:, torch.argsort(edge_index[1] * pos.shape[0] + edge_index[0])]

@@ -1,0 +1,130 @@
+"""Steerable convolution on regular grids (images, volumes, spacetime grids).
+
+Axis convention: for input ``(B, C, s_0, ..., s_{n-1})`` spatial axis ``k`` is coordinate ``k`` of
+``R^n``. A kernel of size ``k`` is the implicit kernel sampled at the offsets
+``x = h * (i - (k - 1) / 2)`` (per-axis spacing ``h``), and the layer computes the
+cross-correlation ``y(p) = sum_x K(x) f(p + x)``, i.e. the message ``K(pos_j - pos_i) f_j`` of the
+point convolution. For ``g`` mapping the grid to itself (signed permutations in the group, with
+equal spacing on permuted axes) this commutes exactly with ``f -> rho_in(g) f(g^-1 .)``; continuous
+elements are only approximately equivariant because of the sampling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from groups import Rep
+from implicit_kernels.bias import InvariantBias
+from implicit_kernels.kernel import ImplicitKernel
+from implicit_kernels.validation import check_features, check_reps
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
+
+
+def grid_offsets(kernel_size: int, spacing: Sequence[float]) -> torch.Tensor:
+    """``(kernel_size^n, n)`` offsets ``h_k (i_k - (kernel_size - 1) / 2)``, axis 0 slowest."""
+    axes = [h * (torch.arange(kernel_size, dtype=torch.float64) - (kernel_size - 1) / 2) for h in spacing]
+    return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(spacing))
+
+
+class GridConv(nn.Module):
+    """Steerable convolution ``(B, rep_in.size, *spatial) -> (B, rep_out.size, *spatial')``.
+
+    Args:
+        rep_in, rep_out: reps of a group acting on ``R^n``; ``len(spatial) == n``.
+        kernel_size: kernel width along every axis.
+        spacing: grid spacing ``h``, one float or one per axis (e.g. ``(c * dt, dx, dy)`` for a
+            spacetime grid).
+        padding: ``"same"`` (odd kernel sizes), ``"valid"`` or an int per side.
+        padding_mode: ``"zeros"``, ``"circular"``, ``"reflect"`` or ``"replicate"``.
+        stride: convolution stride.
+        bias: learnable bias on the invariant part of ``rep_out``.
+        **kernel_options: passed to :class:`ImplicitKernel` (e.g. ``width``, ``depth``).
+
+    The kernel grid is the buffer ``offsets``; in eval mode the sampled weight is cached (and
+    rebuilt when parameters, dtype or device change) and treated as a constant.
+    """
+
+    def __init__(
+        self,
+        rep_in: Rep,
+        rep_out: Rep,
+        kernel_size: int = 5,
+        *,
+        spacing: float | Sequence[float] = 1.0,
+        padding: str | int = "same",
+        padding_mode: str = "zeros",
+        stride: int = 1,
+        bias: bool = True,
+        **kernel_options,
+    ):
+        super().__init__()
+        group = check_reps(rep_in, rep_out)
+        if group.n not in _CONV:
+            raise ValueError(f"GridConv supports groups acting on R^1..R^3, {group.name} acts on R^{group.n}")
+        if not isinstance(kernel_size, int) or kernel_size < 1:
+            raise ValueError(f"kernel_size must be a positive int, got {kernel_size!r}")
+        if padding == "same" and kernel_size % 2 == 0:
+            raise ValueError(f"padding='same' needs an odd kernel_size, got {kernel_size}")
+        if not (padding in ("same", "valid") or (isinstance(padding, int) and padding >= 0)):
+            raise ValueError(f"padding must be 'same', 'valid' or a non-negative int, got {padding!r}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
+        spacing = [float(spacing)] * group.n if isinstance(spacing, (int, float)) else [float(h) for h in spacing]
+        if len(spacing) != group.n or min(spacing) <= 0:
+            raise ValueError(f"spacing must be positive, one value or {group.n} values, got {spacing}")
+        self.rep_in, self.rep_out, self.group = rep_in, rep_out, group
+        self.kernel_size, self.stride, self.spacing = kernel_size, stride, tuple(spacing)
+        self.padding, self.padding_mode = padding, padding_mode
+        offsets = grid_offsets(kernel_size, spacing)
+        self.register_buffer("offsets", offsets.to(torch.get_default_dtype()), persistent=False)
+        radius = max(spacing) * max((kernel_size - 1) / 2, 1.0)
+        self.kernel = ImplicitKernel(rep_in, rep_out, radius=radius, **kernel_options)
+        self.kernel.calibrate_(self.offsets)
+        self.bias = InvariantBias(rep_out) if bias else None
+        self._cache: tuple[tuple, torch.Tensor] | None = None
+
+    def weight(self) -> torch.Tensor:
+        """The sampled kernel as a conv weight ``(C_out, C_in, k, ..., k)``."""
+        kernel = self.kernel(self.offsets)  # (k^n, C_out, C_in)
+        shape = (self.rep_out.size, self.rep_in.size) + (self.kernel_size,) * self.group.n
+        return kernel.permute(1, 2, 0).reshape(shape)
+
+    def _weight_for_forward(self) -> torch.Tensor:
+        if self.training:
+            self._cache = None
+            return self.weight()
+        tensors = list(self.kernel.parameters()) + list(self.kernel.buffers()) + [self.offsets]
+        key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+        if self._cache is None or self._cache[0] != key:
+            with torch.no_grad():
+                self._cache = (key, self.weight())
+        return self._cache[1]
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        n = self.group.n
+        check_features(f, self.rep_in, dim=1, what="GridConv input")
+        if f.dim() != n + 2:
+            raise ValueError(
+                f"GridConv input must be (B, {self.rep_in.size}, *spatial) with {n} spatial axes "
+                f"for {self.group.name}, got shape {tuple(f.shape)}"
+            )
+        pad = {"same": self.kernel_size // 2, "valid": 0}.get(self.padding, self.padding)
+        if self.padding_mode != "zeros" and pad:
+            f = F.pad(f, (pad,) * (2 * n), mode=self.padding_mode)
+            pad = 0
+        y = _CONV[n](f, self._weight_for_forward().to(f.dtype), stride=self.stride, padding=pad)
+        if self.bias is not None:
+            y = y + self.bias().to(y.dtype).view(1, -1, *([1] * n))
+        return y
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, spacing={self.spacing}, padding={self.padding!r}, "
+            f"padding_mode={self.padding_mode!r}, stride={self.stride}"
+        )
