@@ -15,6 +15,7 @@ from implicit_kernels.point import PointConv
 
 def relative_error(lhs: torch.Tensor, rhs: torch.Tensor) -> float:
     """``|lhs - rhs| / |rhs|`` (Frobenius norms), as a float."""
+    lhs, rhs = lhs.detach(), rhs.detach()
     return float((lhs - rhs).norm() / rhs.norm().clamp_min(torch.finfo(rhs.dtype).tiny))
 
 

@@ -26,6 +26,7 @@ from torch import nn
 
 from groups.compact.harmonics import HarmonicEmbedding
 from groups.compact.layers import Gate, IrrepLayout, IrrepLinear, irrep_permutation
+from groups.compact.rep import hom_decomposition
 from groups.kernel_network import KernelNetwork
 
 
@@ -67,8 +68,8 @@ class CompactKernelNetwork(KernelNetwork):
         trivial = G.trivial_representation.irreps[0]
         trivial = G.irrep(*trivial)
 
-        hom = rep_out.tensor(rep_in.dual())
-        hom_layout = IrrepLayout.from_counts((psi, 1) for psi in hom.irreps)
+        hom_irreps, hom_basis = hom_decomposition(rep_in, rep_out)
+        hom_layout = IrrepLayout.from_counts((psi, 1) for psi in hom_irreps)
         self.harmonics = HarmonicEmbedding(group, list(hom_layout.irreps), eps=eps)
 
         # embedding: radial basis (scalars), harmonics, attributes; concatenated then permuted
@@ -101,12 +102,12 @@ class CompactKernelNetwork(KernelNetwork):
 
         # head: hidden -> Hom irreps (layout order) -> Hom's basis (row-major vec K)
         self.head_linear = IrrepLinear(hidden, hom_layout)
-        self.register_constant("hom_basis", hom.change_of_basis[:, irrep_permutation(hom.irreps, hom_layout).numpy()])
+        self.register_constant("hom_basis", hom_basis[:, irrep_permutation(hom_irreps, hom_layout).numpy()])
         self.feature_size = hidden.size + 1
         self.to(torch.get_default_dtype())
 
     def features(self, x, attr=None):
-        r = torch.sqrt((x * x).sum(-1, keepdim=True))
+        r = torch.sqrt((x * x).sum(-1, keepdim=True) + 1e-12)  # softened: finite gradient at x = 0
         radial = torch.exp(-0.5 * ((r - self.constant("radial_centers", x)) / self.radial_width) ** 2)
         parts = [radial, self.harmonics(x)]
         if self.attr_size:

@@ -1,0 +1,126 @@
+"""Group elements and the rep algebra of the escnn-backed compact family."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from escnn import gspaces
+from escnn.nn import FieldType
+
+from groups import get_group
+
+
+def rotation_2d(theta: float) -> torch.Tensor:
+    c, s = math.cos(theta), math.sin(theta)
+    return torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
+
+
+def test_sample_shapes_dtypes_and_reproducibility(group):
+    g = group.sample(6, generator=torch.Generator().manual_seed(0), dtype=torch.float32)
+    assert g.shape == (6, group.n, group.n) and g.dtype == torch.float32
+    again = group.sample(6, generator=torch.Generator().manual_seed(0), dtype=torch.float32)
+    assert torch.equal(g, again)
+    assert group.sample(0).shape == (0, group.n, group.n)
+
+
+def test_samples_are_orthogonal_members_in_both_dtypes(group, generator):
+    g = group.sample(16, generator=generator)
+    eye = torch.eye(group.n, dtype=torch.float64)
+    assert torch.allclose(g @ g.transpose(1, 2), eye.expand_as(g), atol=1e-12)
+    assert group.contains(g).all() and group.contains(g.float()).all()
+
+
+def test_standard_rep_is_the_identity_map(group, generator):
+    g = group.sample(8, generator=generator)
+    assert torch.allclose(group.standard(g), g, atol=1e-12)
+
+
+def test_reps_are_homomorphisms(group, generator):
+    rep_in, rep_out = group.trivial + group.standard, group.standard.tensor(group.standard)
+    g, h = group.sample(8, generator=generator), group.sample(8, generator=generator)
+    for rep in (rep_in, rep_out, rep_in.dual(), 3 * group.standard):
+        assert torch.allclose(rep(g @ h), rep(g) @ rep(h), atol=1e-10)
+
+
+def test_rep_algebra_matrices(group, generator):
+    g = group.sample(4, generator=generator)
+    a, b = group.trivial, group.standard
+    summed = (2 * a + b)(g)
+    assert summed.shape == (4, 2 + group.n, 2 + group.n)
+    assert torch.allclose(summed[:, 2:, 2:], g)
+    assert torch.allclose(summed[:, :2, :2], torch.eye(2, dtype=g.dtype).expand(4, 2, 2))
+    assert torch.count_nonzero(summed[:, :2, 2:]) == 0
+    kron = torch.stack([torch.kron(x, x) for x in g])
+    assert torch.allclose(b.tensor(b)(g), kron, atol=1e-12)
+    assert torch.allclose(b.dual()(g), torch.linalg.inv(g).transpose(1, 2), atol=1e-12)
+    assert (a + b).size == 1 + group.n and (a + b).group is group
+
+
+def test_dual_with_non_orthogonal_change_of_basis():
+    from escnn.group import Representation
+
+    G = get_group("SO(2)")
+    escnn_G = G.escnn_group
+    q = np.array([[2.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.5, 3.0]])
+    skewed = G.rep(Representation(escnn_G, "skewed-test", [(0,), (1,)], change_of_basis=q))
+    g = G.sample(5, generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(skewed.dual()(g), torch.linalg.inv(skewed(g)).transpose(1, 2), atol=1e-12)
+
+
+def test_non_members_are_rejected():
+    so3, o3, c8, d4, so2z = (get_group(n) for n in ["SO(3)", "O(3)", "C8", "D4", "SO(2)z"])
+    reflection = torch.diag(torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64))
+    assert not so3.contains(reflection[None]) and o3.contains(reflection[None])
+    assert c8.contains(rotation_2d(math.pi / 4)[None]) and not c8.contains(rotation_2d(0.3)[None])
+    assert d4.contains(torch.diag(torch.tensor([1.0, -1.0], dtype=torch.float64))[None])
+    generator = torch.tensor([[0.0, 0.0, 0.4], [0.0, 0.0, 0.0], [-0.4, 0.0, 0.0]], dtype=torch.float64)
+    tilted = torch.linalg.matrix_exp(generator)  # a rotation about y: in SO(3), not about z
+    assert so3.contains(tilted[None]) and not so2z.contains(tilted[None])
+    assert not so3.contains(2 * torch.eye(3, dtype=torch.float64)[None])
+    with pytest.raises(ValueError, match="not an element of SO\\(3\\)"):
+        so3.standard(reflection[None])
+    with pytest.raises(ValueError, match="must be a \\(k, 3, 3\\) tensor"):
+        so3.standard(torch.eye(2, dtype=torch.float64)[None])
+
+
+def test_grid_elements_are_the_signed_permutations_in_the_group():
+    counts = {"SO(2)": 4, "O(2)": 8, "C8": 4, "C6": 2, "D4": 8, "SO(3)": 24, "O(3)": 48, "SO(2)z": 4, "O(2)z": 8}
+    for name, count in counts.items():
+        elements = get_group(name).grid_elements()
+        assert len(elements) == count, name
+        assert get_group(name).contains(elements).all()
+
+
+def test_reps_of_different_groups_do_not_mix():
+    with pytest.raises(ValueError, match="different groups"):
+        get_group("SO(3)").standard + get_group("O(3)").standard
+
+
+def test_irreps_use_escnn_ids():
+    o3 = get_group("O(3)")
+    vector = o3.irrep(1, 1)
+    g = o3.sample(4, generator=torch.Generator().manual_seed(0))
+    # the polar vector "1o" is the standard rep up to escnn's change of basis: same characters
+    assert torch.allclose(torch.einsum("kii->k", vector(g)), torch.einsum("kii->k", g), atol=1e-12)
+    inversion = -torch.eye(3, dtype=torch.float64)[None]
+    assert torch.allclose(o3.irrep(0, 1)(inversion), torch.eye(3, dtype=torch.float64))  # pseudovector "1e"
+
+
+def test_field_type_round_trip():
+    G = get_group("O(3)")
+    rep = 2 * G.trivial + G.standard
+    field_type = rep.field_type()
+    assert isinstance(field_type, FieldType) and field_type.size == rep.size
+    assert G.from_escnn(field_type) == rep
+    so3_type = FieldType(gspaces.rot3dOnR3(), [gspaces.rot3dOnR3().trivial_repr])
+    with pytest.raises(ValueError, match="belongs to SO\\(3\\)"):
+        G.from_escnn(so3_type)
+
+
+def test_invariant_basis_is_fixed_by_the_group(group, generator):
+    rep = 2 * group.trivial + group.standard.tensor(group.standard)
+    basis = rep.invariant_basis()
+    g = group.sample(6, generator=generator)
+    assert basis.shape[0] == rep.size and basis.shape[1] >= 2
+    assert torch.allclose(rep(g) @ basis, basis.expand(6, -1, -1), atol=1e-10)

@@ -1,0 +1,54 @@
+"""radius_graph and knn_graph against brute force."""
+
+import pytest
+import torch
+
+from implicit_kernels import knn_graph, radius_graph
+
+
+def edge_set(edge_index):
+    return set(map(tuple, edge_index.T.tolist()))
+
+
+def test_radius_graph_matches_brute_force():
+    pos = torch.rand(300, 3, generator=torch.Generator().manual_seed(0))
+    edges = radius_graph(pos, 0.2)
+    dist = torch.cdist(pos, pos)
+    expected = {(j, i) for i in range(300) for j in range(300) if i != j and dist[i, j] <= 0.2}
+    assert edge_set(edges) == expected
+    assert torch.all(edges[1][1:] >= edges[1][:-1])  # sorted by target
+    with_loops = radius_graph(pos, 0.2, loop=True)
+    assert with_loops.shape[1] == edges.shape[1] + 300
+
+
+def test_radius_graph_neighbour_cap_keeps_nearest():
+    pos = torch.rand(200, 2, generator=torch.Generator().manual_seed(1))
+    capped = radius_graph(pos, 0.3, max_num_neighbors=5)
+    assert torch.bincount(capped[1], minlength=200).max() <= 5
+    dist = torch.cdist(pos, pos)
+    for j, i in capped.T.tolist()[:50]:
+        others = dist[i].clone()
+        others[i] = float("inf")
+        assert dist[i, j] <= others.sort().values[4] + 1e-7
+
+
+def test_knn_graph_matches_brute_force_and_respects_batches():
+    pos = torch.rand(120, 3, generator=torch.Generator().manual_seed(2))
+    batch = torch.arange(3).repeat_interleave(40)
+    edges = knn_graph(pos, 6, batch=batch)
+    assert torch.equal(torch.bincount(edges[1], minlength=120), torch.full((120,), 6))
+    assert torch.equal(batch[edges[0]], batch[edges[1]])
+    dist = torch.cdist(pos, pos)
+    dist[batch[:, None] != batch[None, :]] = float("inf")
+    dist.fill_diagonal_(float("inf"))
+    expected = {(int(j), i) for i in range(120) for j in dist[i].topk(6, largest=False).indices}
+    assert edge_set(edges) == expected
+
+
+def test_graph_input_errors():
+    with pytest.raises(ValueError, match="NaN"):
+        radius_graph(torch.tensor([[0.0, float("nan")]]), 1.0)
+    with pytest.raises(ValueError, match="k must be positive"):
+        knn_graph(torch.rand(5, 2), 0)
+    with pytest.raises(ValueError, match="batch must be"):
+        knn_graph(torch.rand(5, 2), 2, batch=torch.zeros(4, dtype=torch.long))

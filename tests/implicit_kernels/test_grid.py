@@ -1,0 +1,122 @@
+"""GridConv: exact equivariance under grid-preserving elements, variance at initialisation,
+padding/stride, eval-mode caching and bad input."""
+
+import math
+
+import pytest
+import torch
+from conftest import mixed_reps
+
+from groups import get_group
+from implicit_kernels import GridConv
+from implicit_kernels.equivariance import grid_conv_equivariance_error, relative_error, transform_grid
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
+def test_exact_under_grid_preserving_elements(group, generator, dtype, tolerance):
+    rep_in, rep_out = mixed_reps(group)
+    conv = GridConv(rep_in, rep_out, kernel_size=5).to(dtype)
+    size = 9 if group.n == 2 else 7
+    f = torch.randn(2, rep_in.size, *([size] * group.n), generator=generator, dtype=torch.float64).to(dtype)
+    elements = group.grid_elements()
+    assert len(elements) >= 2
+    errors = [grid_conv_equivariance_error(conv, g, f) for g in elements]
+    assert max(errors) <= tolerance
+
+
+def test_a_wrong_transformation_is_detected():
+    """The check can fail: transforming the input without its fibre action breaks equality."""
+    G = get_group("SO(2)")
+    conv = GridConv(G.standard, G.standard, kernel_size=3).double()
+    f = torch.randn(1, 2, 9, 9, dtype=torch.float64)
+    g = G.grid_elements()[1]
+    moved_without_fibre = transform_grid(f, g, G.trivial + G.trivial)
+    assert relative_error(conv(moved_without_fibre), transform_grid(conv(f), g, G.standard)) > 0.1
+
+
+def test_continuous_rotation_is_approximately_equivariant():
+    """Reported, not exact: sample a smooth scalar field and its rotated copy analytically and
+    compare the vector output at the centre pixel, K * (g.f)(0) vs rho_out(g) (K * f)(0)."""
+    G = get_group("SO(2)")
+    conv = GridConv(G.trivial, G.standard, kernel_size=9, padding="valid", bias=False).double()
+    axis = torch.arange(9, dtype=torch.float64) - 4
+    grid = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), dim=-1)
+
+    def field(p):
+        return torch.exp(-((p - torch.tensor([1.5, -0.5], dtype=p.dtype)) ** 2).sum(-1) / 6.0)
+
+    theta = 0.6
+    g = torch.tensor([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]], dtype=torch.float64)
+    f = field(grid)[None, None]
+    rotated = field(grid @ g)[None, None]  # f(g^-1 p), since p @ g == g^T p for each row p
+    lhs, rhs = conv(rotated)[0, :, 0, 0], g @ conv(f)[0, :, 0, 0]
+    error = relative_error(lhs, rhs)
+    print(f"continuous rotation by {theta} rad: relative error {error:.2e}")
+    assert error < 0.1
+
+
+def test_unit_variance_at_initialisation():
+    G = get_group("O(3)")
+    rep_in, rep_out = mixed_reps(G)
+    conv = GridConv(rep_in, rep_out, kernel_size=5, padding="valid")
+    with torch.no_grad():
+        y = conv(torch.randn(4, rep_in.size, 14, 14, 14, generator=torch.Generator().manual_seed(0)))
+    variance = y.var(dim=(0, 2, 3, 4)).mean()
+    assert 0.6 < variance < 1.6, variance
+
+
+def test_padding_stride_and_spacing_shapes():
+    G = get_group("C8")
+    rep = G.trivial + G.standard
+    f = torch.randn(2, 3, 16, 12)
+    assert GridConv(rep, rep, 5)(f).shape == (2, 3, 16, 12)
+    assert GridConv(rep, rep, 5, padding="valid")(f).shape == (2, 3, 12, 8)
+    assert GridConv(rep, rep, 3, stride=2)(f).shape == (2, 3, 8, 6)
+    assert GridConv(rep, rep, 5, padding_mode="circular")(f).shape == (2, 3, 16, 12)
+    conv = GridConv(rep, rep, 3, spacing=(0.5, 2.0))
+    assert torch.allclose(conv.offsets.abs().amax(0), torch.tensor([0.5, 2.0]))
+
+
+def test_circular_padding_is_equivariant_on_a_torus():
+    G = get_group("D4")
+    conv = GridConv(G.standard, G.trivial + G.standard, 3, padding_mode="circular").double()
+    f = torch.randn(1, 2, 8, 8, dtype=torch.float64)  # even size: the torus is symmetric about 3.5
+    errors = [grid_conv_equivariance_error(conv, g, f) for g in G.grid_elements()]
+    assert max(errors) < 1e-12
+
+
+def test_eval_mode_caches_the_weight_and_notices_changes():
+    G = get_group("SO(3)")
+    conv = GridConv(G.trivial, G.standard, 3).eval()
+    f = torch.randn(1, 1, 5, 5, 5)
+    first = conv(f)
+    cached = conv._cache[1]
+    assert conv(f) is not None and conv._cache[1] is cached
+    with torch.no_grad():
+        next(conv.kernel.parameters()).add_(0.5)
+    assert conv._cache is not None and not torch.equal(conv(f), first)
+    assert conv._cache[1] is not cached
+    conv.train()
+    assert conv(f).requires_grad
+
+
+def test_bias_lives_on_invariant_channels_only():
+    G = get_group("O(2)")
+    conv = GridConv(G.standard, G.trivial + G.standard, 3)
+    assert conv.bias.theta.numel() == 1
+    with torch.no_grad():
+        conv.bias.theta.fill_(1.0)
+    assert torch.allclose(conv.bias(), torch.tensor([1.0, 0.0, 0.0]))
+
+
+def test_bad_input_errors():
+    G = get_group("O(3)")
+    conv = GridConv(G.standard, G.trivial, 3)
+    with pytest.raises(ValueError, match="3 channels"):
+        conv(torch.randn(1, 4, 5, 5, 5))
+    with pytest.raises(ValueError, match="3 spatial axes"):
+        conv(torch.randn(1, 3, 5, 5))
+    with pytest.raises(ValueError, match="different groups"):
+        GridConv(G.standard, get_group("SO(3)").trivial)
+    with pytest.raises(ValueError, match="odd kernel_size"):
+        GridConv(G.standard, G.trivial, 4)

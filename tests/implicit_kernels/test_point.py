@@ -1,0 +1,136 @@
+"""PointConv: equivariance under continuous elements and translations, aggregation, batching,
+variance at initialisation, state_dict and bad input."""
+
+import pytest
+import torch
+from conftest import mixed_reps
+
+from groups import get_group
+from implicit_kernels import PointConv, radius_graph
+from implicit_kernels.equivariance import point_conv_equivariance_error
+
+
+def random_cloud(n_points, dim, generator, dtype=torch.float64):
+    pos = torch.randn(n_points, dim, generator=generator, dtype=torch.float64)
+    return pos.to(dtype), radius_graph(pos, 1.5)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
+def test_equivariant_to_random_elements_and_translations(group, generator, dtype, tolerance):
+    rep_in, rep_out = mixed_reps(group)
+    conv = PointConv(rep_in, rep_out, radius=1.5).to(dtype)
+    pos, edges = random_cloud(40, group.n, generator)
+    f = torch.randn(40, rep_in.size, generator=generator, dtype=torch.float64).to(dtype)
+    for g in group.sample(4, generator=generator):
+        t = 3 * torch.randn(group.n, generator=generator, dtype=torch.float64)
+        assert point_conv_equivariance_error(conv, g, t, f, pos.to(dtype), edges) <= tolerance
+
+
+def test_edge_attributes_are_equivariant(generator):
+    G = get_group("SO(3)")
+    attr = G.trivial + G.standard
+    conv = PointConv(G.trivial + G.standard, G.standard, attr=attr, radius=1.5).double()
+    pos, edges = random_cloud(30, 3, generator)
+    f = torch.randn(30, 4, generator=generator, dtype=torch.float64)
+    a = torch.randn(edges.shape[1], 4, generator=generator, dtype=torch.float64)
+    g = G.sample(1, generator=generator)[0]
+    assert point_conv_equivariance_error(conv, g, torch.ones(3, dtype=torch.float64), f, pos, edges, a) <= 1e-10
+
+
+def test_messages_follow_source_to_target_convention():
+    """One edge 0 -> 1: only node 1 receives, and it receives K(pos_0 - pos_1) f_0."""
+    G = get_group("SO(2)")
+    conv = PointConv(G.standard, G.standard, bias=False).double()
+    pos = torch.tensor([[0.3, 0.1], [-0.2, 0.4]], dtype=torch.float64)
+    f = torch.tensor([[1.0, 2.0], [5.0, -1.0]], dtype=torch.float64)
+    out = conv(f, pos, torch.tensor([[0], [1]]))
+    expected = conv.kernel(pos[0:1] - pos[1:2])[0] @ f[0]
+    assert torch.allclose(out[1], expected) and torch.count_nonzero(out[0]) == 0
+
+
+def test_mean_aggregation_and_chunking_agree_with_definition(generator):
+    G = get_group("O(2)")
+    pos, edges = random_cloud(25, 2, generator)
+    f = torch.randn(25, 3, generator=generator, dtype=torch.float64)
+    conv = PointConv(G.trivial + G.standard, G.standard, aggregation="mean", bias=False, chunk_size=7).double()
+    kernel = conv.kernel(pos[edges[0]] - pos[edges[1]])
+    messages = torch.einsum("eoi,ei->eo", kernel, f[edges[0]])
+    summed = torch.zeros(25, 2, dtype=torch.float64).index_add(0, edges[1], messages)
+    degree = torch.bincount(edges[1], minlength=25).clamp_min(1)
+    assert torch.allclose(conv(f, pos, edges), summed / degree[:, None])
+
+
+def test_batched_graphs_do_not_interact(generator):
+    G = get_group("O(3)")
+    conv = PointConv(G.trivial, G.standard, radius=2.0).double()
+    pos = torch.randn(20, 3, generator=generator, dtype=torch.float64)
+    batch = torch.arange(2).repeat_interleave(10)
+    edges = radius_graph(pos, 10.0, batch=batch)
+    f = torch.randn(20, 1, generator=generator, dtype=torch.float64)
+    together = conv(f, pos, edges)
+    first_only = conv(f[:10], pos[:10], radius_graph(pos[:10], 10.0))
+    assert torch.allclose(together[:10], first_only)
+
+
+def test_unit_variance_at_initialisation():
+    G = get_group("SO(3)")
+    rep_in, rep_out = mixed_reps(G)
+    generator = torch.Generator().manual_seed(0)
+    pos = 6 * torch.rand(3000, 3, generator=generator)
+    edges = radius_graph(pos, 1.0)
+    interior = ((pos > 1) & (pos < 5)).all(dim=1)
+    degree = torch.bincount(edges[1], minlength=3000)[interior].float().mean()
+    conv = PointConv(rep_in, rep_out, radius=1.0, avg_degree=float(degree))
+    with torch.no_grad():
+        y = conv(torch.randn(3000, rep_in.size, generator=generator), pos, edges)[interior]
+    variance = y.var(dim=0).mean()
+    assert 0.6 < variance < 1.6, variance
+
+
+def test_zero_length_edges_are_finite(generator):
+    G = get_group("O(3)")
+    conv = PointConv(G.standard, G.trivial + G.standard).double()
+    pos = torch.zeros(3, 3, dtype=torch.float64)
+    edges = torch.tensor([[0, 1, 2, 0], [0, 0, 1, 2]])
+    f = torch.randn(3, 3, generator=generator, dtype=torch.float64)
+    out = conv(f, pos, edges)
+    assert torch.isfinite(out).all()
+    g = G.sample(1, generator=generator)[0]
+    assert point_conv_equivariance_error(conv, g, torch.zeros(3, dtype=torch.float64), f, pos, edges) < 1e-12
+
+
+def test_state_dict_round_trip_and_device_move(generator):
+    G = get_group("C8")
+    rep_in, rep_out = mixed_reps(G)
+    a, b = PointConv(rep_in, rep_out), PointConv(rep_in, rep_out)
+    pos, edges = random_cloud(12, 2, generator, torch.float32)
+    f = torch.randn(12, rep_in.size, generator=generator)
+    b.load_state_dict(a.state_dict())
+    assert torch.equal(a(f, pos, edges), b(f, pos, edges))
+    moved = a.to("cpu", torch.float64)
+    assert moved(f.double(), pos.double(), edges).dtype == torch.float64
+
+
+def test_bad_input_errors():
+    G = get_group("O(3)")
+    conv = PointConv(G.standard, G.trivial)
+    f, pos, edges = torch.randn(4, 3), torch.randn(4, 3), torch.tensor([[0, 1], [1, 2]])
+    with pytest.raises(ValueError, match="3 channels"):
+        conv(torch.randn(4, 2), pos, edges)
+    with pytest.raises(ValueError, match="last dimension n = 3"):
+        conv(f, torch.randn(4, 2), edges)
+    with pytest.raises(ValueError, match=r"\[0, 4\)"):
+        conv(f, pos, torch.tensor([[0, 4], [1, 2]]))
+    with pytest.raises(ValueError, match="NaN"):
+        conv(f, torch.tensor([[0.0, float("nan"), 0.0]] * 4), edges)
+    with pytest.raises(ValueError, match="shape \\(2, E\\)"):
+        conv(f, pos, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="without an attr rep"):
+        conv(f, pos, edges, torch.randn(2, 1))
+    with pytest.raises(ValueError, match="different groups"):
+        PointConv(G.standard, get_group("SO(3)").standard)
+    with_attr = PointConv(G.standard, G.trivial, attr=G.trivial)
+    with pytest.raises(ValueError, match="needs attributes"):
+        with_attr(f, pos, edges)
+    with pytest.raises(ValueError, match=r"shape \(2, 1\)"):
+        with_attr(f, pos, edges, torch.randn(3, 1))
