@@ -61,7 +61,8 @@ def check_attr(attr: torch.Tensor | None, rep: Rep | None, batch_shape: torch.Si
 def check_edge_index(edge_index: torch.Tensor, num_nodes: int) -> None:
     """``edge_index`` must be an integer ``(2, E)`` tensor with entries in ``[0, num_nodes)``."""
     if not torch.is_tensor(edge_index) or edge_index.dtype not in (torch.int64, torch.int32):
-        raise TypeError(f"edge_index must be an int64 tensor, got {getattr(edge_index, 'dtype', type(edge_index))}")
+        received = getattr(edge_index, "dtype", type(edge_index).__name__)
+        raise TypeError(f"edge_index must be an int64 or int32 tensor, got {received}")
     if edge_index.dim() != 2 or edge_index.shape[0] != 2:
         raise ValueError(f"edge_index must have shape (2, E), got {tuple(edge_index.shape)}")
     if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):

@@ -1,6 +1,6 @@
 """The compact family's kernel network: an exactly equivariant, complete gated MLP.
 
-    x, a  ->  [radial basis of |x|,  harmonics Y_l(x) restricted to G,  a in irrep basis]
+    x, a  ->  [1, radial basis of |x|,  harmonics Y_l(x) restricted to G,  a in irrep basis]
           ->  (IrrepLinear -> Gate) x depth
           ->  head: IrrepLinear to the irreps of  Hom = rho_out (x) rho_in^*,  then its change of basis
 
@@ -73,7 +73,9 @@ class CompactKernelNetwork(KernelNetwork):
         self.harmonics = HarmonicEmbedding(group, list(hom_layout.irreps), eps=eps)
 
         # embedding: radial basis (scalars), harmonics, attributes; concatenated then permuted
-        parts = [IrrepLayout.from_counts([(trivial, n_radial)]), self.harmonics.layout]
+        # the constant input keeps the invariant Hom components reachable where the radial basis
+        # has decayed (|x| beyond radial_max) even with the zero biases of a fresh initialisation
+        parts = [IrrepLayout.from_counts([(trivial, n_radial + 1)]), self.harmonics.layout]
         if attr is not None:
             attr_layout = IrrepLayout.from_counts((psi, 1) for psi in attr.irreps)
             to_attr_layout = np.linalg.inv(attr.change_of_basis)[irrep_permutation(attr.irreps, attr_layout).numpy()]
@@ -109,7 +111,7 @@ class CompactKernelNetwork(KernelNetwork):
     def features(self, x, attr=None):
         r = torch.sqrt((x * x).sum(-1, keepdim=True) + 1e-12)  # softened: finite gradient at x = 0
         radial = torch.exp(-0.5 * ((r - self.constant("radial_centers", x)) / self.radial_width) ** 2)
-        parts = [radial, self.harmonics(x)]
+        parts = [torch.ones_like(r), radial, self.harmonics(x)]
         if self.attr_size:
             parts.append(attr @ self.constant("attr_to_layout", x).transpose(0, 1))
         embedded = torch.cat(parts, dim=-1)[..., self.embed_order]

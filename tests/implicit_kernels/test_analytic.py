@@ -80,6 +80,14 @@ def test_other_groups_match_escnn_rank(name):
     assert ours == escnn_rank > 0
 
 
+@pytest.mark.parametrize("name", ["SO(3)", "O(2)z"])
+def test_coverage_holds_far_outside_the_radial_basis(name):
+    G = get_group(name)
+    kernel = ImplicitKernel(2 * G.trivial + G.standard, G.trivial + G.standard + G.standard.tensor(G.standard))
+    ours, escnn_rank = coverage(kernel, 2.7 * POINT / POINT.norm())
+    assert ours == escnn_rank > 0
+
+
 def test_analytic_basis_satisfies_the_constraint():
     G = get_group("O(3)")
     rep_in, rep_out = G.standard, G.trivial + G.standard
