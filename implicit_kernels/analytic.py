@@ -24,7 +24,10 @@ def analytic_basis(rep_in: Rep, rep_out: Rep, points: torch.Tensor) -> torch.Ten
     ``(m, n)``: returns ``(m, n_basis, rep_out.size, rep_in.size)`` in ``points``' dtype.
 
     Rings of Gaussian radial profiles are placed every 0.5 from 0 to past the farthest point and
-    the angular band limit is raised to cover every frequency the Hom rep holds.
+    the angular band limit covers every frequency the Hom rep holds. Finite groups need higher
+    harmonics to span their irreps at a generic point: the band limit is raised by the group order
+    in 2D and by 8 in 3D (escnn's basis reaches full rank at a generic point from band limit 4
+    for the octahedral and 8 for the icosahedral group, measured with 2x0+1 -> 0+1+1x1).
     """
     group = rep_in.group
     if not isinstance(group, CompactGroup):
@@ -33,7 +36,7 @@ def analytic_basis(rep_in: Rep, rep_out: Rep, points: torch.Tensor) -> torch.Ten
     hom = rep_out.tensor(rep_in.dual())
     frequency = max(int(psi.attributes.get("frequency", 0)) for psi in hom.irreps)
     if group.is_finite:
-        frequency += group.escnn_group.order()
+        frequency += group.escnn_group.order() if group.n == 2 else 8
     r_max = float(points.norm(dim=-1).max()) if len(points) else 1.0
     rings = [0.5 * i for i in range(int(math.ceil(r_max / 0.5)) + 2)]
     basis = group.gspace.build_kernel_basis(

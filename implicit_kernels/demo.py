@@ -1,6 +1,6 @@
 """A short tour of implicit steerable kernels (``python -m implicit_kernels demo``).
 
-1. For eight compact groups (planar, spatial and axial), one rep pair
+1. For every registered compact group (planar, spatial, axial and finite polyhedral), one rep pair
    ``2 trivial + standard -> trivial + 2 standard`` is turned into a :class:`PointConv`, a
    :class:`GridConv` and a bare :class:`ImplicitKernel`. The table shows that point convolutions
    are equivariant to machine precision in float32 and float64, that grid convolutions are exactly
@@ -30,7 +30,7 @@ from groups import Group, Rep, get_group
 from implicit_kernels import GridConv, ImplicitKernel, PointConv, check_equivariance, radius_graph
 from implicit_kernels.analytic import coverage
 
-GROUPS = ("SO(2)", "O(2)", "C8", "D4", "SO(3)", "O(3)", "SO(2)z", "O(2)z")
+GROUPS = ("SO(2)", "O(2)", "C8", "D4", "SO(3)", "O(3)", "SO(2)z", "O(2)z", "Octa", "Ico")
 SEED = 0
 CLOUD_POINTS = 512
 CLOUD_DEGREE = 20

@@ -85,7 +85,8 @@ def test_non_members_are_rejected():
 
 
 def test_grid_elements_are_the_signed_permutations_in_the_group():
-    counts = {"SO(2)": 4, "O(2)": 8, "C8": 4, "C6": 2, "D4": 8, "SO(3)": 24, "O(3)": 48, "SO(2)z": 4, "O(2)z": 8}
+    counts = {"SO(2)": 4, "O(2)": 8, "C8": 4, "C6": 2, "D4": 8, "SO(3)": 24, "O(3)": 48}
+    counts.update({"SO(2)z": 4, "O(2)z": 8, "Octa": 24, "Ico": 12})
     for name, count in counts.items():
         elements = get_group(name).grid_elements()
         assert len(elements) == count, name

@@ -71,7 +71,7 @@ def test_c8_trivial_stabiliser_gives_the_full_space():
     assert ours == escnn_rank == 4 * 8
 
 
-@pytest.mark.parametrize("name", ["SO(2)", "D4", "SO(2)z", "O(2)z"])
+@pytest.mark.parametrize("name", ["SO(2)", "D4", "SO(2)z", "O(2)z", "Octa", "Ico"])
 def test_other_groups_match_escnn_rank(name):
     G = get_group(name)
     rep_in, rep_out = 2 * G.trivial + G.standard, G.trivial + G.standard + G.standard.tensor(G.standard)
