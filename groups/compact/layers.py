@@ -44,9 +44,6 @@ class IrrepLayout:
     def size(self) -> int:
         return sum(m * irrep.size for irrep, m in zip(self.irreps, self.multiplicities))
 
-    def multiplicity(self, irrep: IrreducibleRepresentation) -> int:
-        return dict(zip(self.irreps, self.multiplicities)).get(irrep, 0)
-
     def blocks(self) -> list[tuple[IrreducibleRepresentation, int, slice]]:
         """``(irrep, multiplicity, slice of the feature vector)`` for every block."""
         out, start = [], 0
