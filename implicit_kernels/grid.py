@@ -91,7 +91,7 @@ class GridConv(nn.Module):
 
     def weight(self) -> torch.Tensor:
         """The sampled kernel as a conv weight ``(C_out, C_in, k, ..., k)``."""
-        kernel = self.kernel(self.offsets)  # (k^n, C_out, C_in)
+        kernel = self.kernel.evaluate(self.offsets)  # (k^n, C_out, C_in)
         shape = (self.rep_out.size, self.rep_in.size) + (self.kernel_size,) * self.group.n
         return kernel.permute(1, 2, 0).reshape(shape)
 

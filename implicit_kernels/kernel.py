@@ -80,6 +80,10 @@ class ImplicitKernel(nn.Module):
     def forward(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
         check_positions(x, self.group)
         check_attr(attr, self.attr_rep, x.shape[:-1])
+        return self.evaluate(x, attr)
+
+    def evaluate(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`forward` without the input checks, for layers that validated their inputs already."""
         flat = self.scaled_features(x, attr) @ self.network.head().transpose(0, 1)
         return flat.unflatten(-1, (self.rep_out.size, self.rep_in.size))
 

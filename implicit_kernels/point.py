@@ -100,7 +100,7 @@ class PointConv(nn.Module):
         for start in range(0, src.numel(), self.chunk_size):
             sl = slice(start, start + self.chunk_size)
             rel = pos[src[sl]] - pos[dst[sl]]
-            kernel = self.kernel(rel, attr[sl] if attr is not None else None)
+            kernel = self.kernel.evaluate(rel, attr[sl] if attr is not None else None)
             messages = torch.einsum("eoi,ei->eo", kernel, f[src[sl]])
             out = out.index_add(0, dst[sl], messages)
         if self.aggregation == "mean":

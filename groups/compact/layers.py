@@ -64,8 +64,7 @@ class IrrepLayout:
 
     def with_scalars(self, extra: int) -> IrrepLayout:
         """This layout with ``extra`` more trivial channels (added at the end of the scalar block)."""
-        trivial = self.irreps[0] if self.scalar_count else None
-        if trivial is None:
+        if not self.scalar_count:
             raise ValueError("a layout without a trivial irrep cannot grow scalars here")
         return IrrepLayout(self.irreps, (self.multiplicities[0] + extra,) + self.multiplicities[1:])
 
