@@ -43,6 +43,11 @@ class Rep(ABC):
     def invariant_basis(self) -> torch.Tensor:
         """Float64 ``(size, m)`` matrix whose columns span ``{v : rho(g) v = v for all g}``."""
 
+    def differential(self, A: torch.Tensor) -> torch.Tensor:
+        """``d rho(A)`` for a Lie-algebra element ``A`` ``(n, n)``: float64 ``(size, size)`` with
+        ``rho(exp(t A)) = exp(t d rho(A))``. Families defined by generators implement it."""
+        raise NotImplementedError(f"{type(self).__name__} has no Lie-algebra action")
+
     def __call__(self, g: torch.Tensor) -> torch.Tensor:
         """``rho(g)`` for ``g`` of shape ``(k, n, n)`` (or ``(n, n)``), which must lie in the group."""
         single = g.dim() == 2
@@ -111,6 +116,18 @@ class Group(ABC):
             raise ValueError(
                 f"matrix {bad} of the batch is not an element of {self.name}:\n{g[bad].tolist()}"
             )
+
+    def generators(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Float64 ``(lie, discrete)``: a basis ``(d, n, n)`` of the Lie algebra and elements
+        ``(r, n, n)`` that together with ``exp(lie)`` generate the group. Families defined by
+        generators implement it; equivariant maps are then solved numerically from them."""
+        raise NotImplementedError(f"{self.name} is not given by generators")
+
+    @property
+    def time_axes(self) -> tuple[int, ...]:
+        """Axes of ``R^n`` that are time-like (sampled with a time step and a signal speed on
+        spacetime grids); none for Euclidean groups."""
+        return ()
 
     def grid_elements(self, dtype: torch.dtype = torch.float64) -> torch.Tensor:
         """The elements that map the integer grid ``Z^n`` to itself: the signed permutation

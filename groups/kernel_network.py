@@ -6,10 +6,8 @@ A family builds, for given reps, a :class:`KernelNetwork`: a G-equivariant map f
 
     K(g x, rho_attr(g) a) = rho_out(g) K(x, a) rho_in(g)^-1.
 
-The network is factored into ``features`` (everything up to the last layer) and ``head`` (the last,
-linear and equivariant layer, exported as a dense matrix) so that layers can contract the head
-with their input features instead of materialising one kernel matrix per edge when that is
-cheaper: ``vec K = head() @ features(x, a)``, with ``vec`` row-major over ``(C_out, C_in)``.
+How the network is built inside is the family's business: the compact family ends in a dense
+linear head over features, the Clifford family in products of multivector-valued operators.
 """
 
 from __future__ import annotations
@@ -50,28 +48,18 @@ class ConstantsModule(nn.Module):
 class KernelNetwork(ConstantsModule, ABC):
     """Equivariant ``(x, a) -> K(x, a)`` of shape ``(..., out_size, in_size)``.
 
-    Subclasses set ``in_size``, ``out_size``, ``attr_size`` (0 when no attributes) and
-    ``feature_size``, and implement :meth:`features`, :meth:`head` and :meth:`reset_parameters`.
+    Subclasses set ``in_size``, ``out_size`` and ``attr_size`` (0 when no attributes) and implement
+    :meth:`forward` and :meth:`reset_parameters`.
     """
 
     in_size: int
     out_size: int
     attr_size: int
-    feature_size: int
 
     @abstractmethod
-    def features(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
-        """``(..., n)`` positions (and ``(..., attr_size)`` attributes) -> ``(..., feature_size)``."""
-
-    @abstractmethod
-    def head(self) -> torch.Tensor:
-        """The last layer as a dense ``(out_size * in_size, feature_size)`` matrix."""
+    def forward(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
+        """``(..., n)`` positions (and ``(..., attr_size)`` attributes) -> ``(..., out_size, in_size)``."""
 
     @abstractmethod
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Draw fresh random parameters (from ``generator`` when given)."""
-
-    def forward(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
-        flat = self.features(x, attr) @ self.head().transpose(0, 1)
-        return flat.unflatten(-1, (self.out_size, self.in_size))
-

@@ -6,6 +6,10 @@ For a point ``x`` with stabiliser ``H``, the values that the constraint allows f
 the same rank:
 
     coverage(x) = rank{K_theta(x) : theta random} / rank{escnn basis at x}.
+
+Groups escnn does not cover get ``dim Hom_H`` from the numerical solver instead
+(:func:`stabiliser_hom_dim`, from generators of the stabiliser), and groups that are escnn groups
+in another basis (the Clifford O(2, 0) and O(3, 0)) are compared through their change of basis.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import torch
 
 from groups import Rep
 from groups.compact import CompactGroup
+from groups.solver import intertwiner_basis
 from implicit_kernels.kernel import ImplicitKernel
 
 
@@ -30,9 +35,14 @@ def analytic_basis(rep_in: Rep, rep_out: Rep, points: torch.Tensor) -> torch.Ten
     for the octahedral and 8 for the icosahedral group, measured with 2x0+1 -> 0+1+1x1).
     """
     group = rep_in.group
-    if not isinstance(group, CompactGroup):
-        raise TypeError(f"escnn analytic bases exist for the compact family only, not {group.name}")
     group.check_same_group(rep_out)
+    if hasattr(group, "escnn_equivalent") and not isinstance(group, CompactGroup):
+        # rep(g) = Q escnn_rep(g) Q^-1 with orthogonal Q: transport escnn's basis
+        (escnn_in, q_in), (escnn_out, q_out) = group.escnn_equivalent(rep_in), group.escnn_equivalent(rep_out)
+        basis = analytic_basis(escnn_in, escnn_out, points.to(torch.float64))
+        return (q_out @ basis @ q_in.transpose(0, 1)).to(points.dtype)
+    if not isinstance(group, CompactGroup):
+        raise TypeError(f"escnn has no analytic basis for {group.name}")
     hom = rep_out.tensor(rep_in.dual())
     frequency = max(int(psi.attributes.get("frequency", 0)) for psi in hom.irreps)
     if group.is_finite:
@@ -43,7 +53,12 @@ def analytic_basis(rep_in: Rep, rep_out: Rep, points: torch.Tensor) -> torch.Ten
         rep_in.representation, rep_out.representation, sigma=[0.5] * len(rings), rings=rings,
         maximum_frequency=max(frequency, 1),
     )
-    return basis.to(torch.float64).sample(points.to(torch.float64)).to(points.dtype)
+    # escnn caches the per-irreps bases and compares their radii with new ones on lookup, so the
+    # float64 conversion (in place, on cached modules) is undone after sampling
+    try:
+        return basis.to(torch.float64).sample(points.to(torch.float64)).to(points.dtype)
+    finally:
+        basis.to(torch.get_default_dtype())
 
 
 def matrix_rank(values: torch.Tensor, rtol: float = 1e-7) -> int:
@@ -73,6 +88,32 @@ def implicit_rank(kernel: ImplicitKernel, x: torch.Tensor, draws: int | None = N
     kernel.to(original)
     kernel.load_state_dict(state)
     return matrix_rank(torch.stack(values))
+
+
+def span_residual(values: torch.Tensor, basis: torch.Tensor, rtol: float = 1e-10) -> float:
+    """Largest relative residual ``|v - P v| / |v|`` over points, with ``P`` the orthogonal projector
+    onto the span of the basis at that point: ``values`` ``(m, out, in)``, ``basis``
+    ``(m, n_basis, out, in)``. Basis directions below ``rtol`` times the largest singular value at
+    a point are dropped (the analytic bases hold many vanishing rings)."""
+    flat_basis = basis.to(torch.float64).flatten(2).transpose(1, 2)  # (m, out*in, n_basis)
+    flat_values = values.to(torch.float64).flatten(1)
+    worst = 0.0
+    for A, v in zip(flat_basis, flat_values):
+        u, s, _ = torch.linalg.svd(A, full_matrices=False)
+        u = u[:, s > rtol * s[0]] if s.numel() and s[0] > 0 else u[:, :0]
+        residual = v - u @ (u.transpose(0, 1) @ v)
+        worst = max(worst, float(residual.norm() / v.norm().clamp_min(1e-300)))
+    return worst
+
+
+def stabiliser_hom_dim(rep_in: Rep, rep_out: Rep, x: torch.Tensor, rtol: float = 1e-9) -> int:
+    """``dim Hom_H(rho_in, rho_out)`` for ``H = Stab(x)``, solved numerically: the maps ``W`` with
+    ``d rho_out(A) W = W d rho_in(A)`` and ``rho_out(h) W = W rho_in(h)`` for the generators
+    ``A``, ``h`` the group gives for the stabiliser (``group.stabiliser_generators(x)``)."""
+    lie, discrete = rep_in.group.stabiliser_generators(x)
+    pairs = [(rep_in.differential(A), rep_out.differential(A)) for A in lie]
+    pairs += list(zip(rep_in.matrices(discrete), rep_out.matrices(discrete)))
+    return intertwiner_basis(pairs, rep_in.size, rep_out.size, rtol).shape[1]
 
 
 def coverage(kernel: ImplicitKernel, x: torch.Tensor) -> tuple[int, int]:

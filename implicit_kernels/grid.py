@@ -38,8 +38,11 @@ class GridConv(nn.Module):
     Args:
         rep_in, rep_out: reps of a group acting on ``R^n``; ``len(spatial) == n``.
         kernel_size: kernel width along every axis.
-        spacing: grid spacing ``h``, one float or one per axis (e.g. ``(c * dt, dx, dy)`` for a
-            spacetime grid).
+        spacing: grid spacing ``h``, one float or one per axis.
+        time_step, signal_speed: for groups with time axes (``group.time_axes``, e.g. axis 0 of
+            O(1,2)): the grid's time step ``dt`` and the speed ``c`` that makes time a length;
+            the time axes get spacing ``c * dt`` (overriding ``spacing`` there), so that the light
+            cone ``q(x) = 0`` of the kernel is the physical one.
         padding: ``"same"`` (odd kernel sizes), ``"valid"`` or an int per side.
         padding_mode: ``"zeros"``, ``"circular"``, ``"reflect"`` or ``"replicate"``.
         stride: convolution stride.
@@ -57,6 +60,8 @@ class GridConv(nn.Module):
         kernel_size: int = 5,
         *,
         spacing: float | Sequence[float] = 1.0,
+        time_step: float | None = None,
+        signal_speed: float = 1.0,
         padding: str | int = "same",
         padding_mode: str = "zeros",
         stride: int = 1,
@@ -78,6 +83,13 @@ class GridConv(nn.Module):
         spacing = [float(spacing)] * group.n if isinstance(spacing, (int, float)) else [float(h) for h in spacing]
         if len(spacing) != group.n or min(spacing) <= 0:
             raise ValueError(f"spacing must be positive, one value or {group.n} values, got {spacing}")
+        if time_step is not None:
+            if not group.time_axes:
+                raise ValueError(f"time_step was given but {group.name} has no time axes")
+            if not (time_step > 0 and signal_speed > 0):
+                raise ValueError(f"time_step and signal_speed must be positive, got {time_step}, {signal_speed}")
+            for axis in group.time_axes:
+                spacing[axis] = float(signal_speed * time_step)
         self.rep_in, self.rep_out, self.group = rep_in, rep_out, group
         self.kernel_size, self.stride, self.spacing = kernel_size, stride, tuple(spacing)
         self.padding, self.padding_mode = padding, padding_mode

@@ -71,12 +71,6 @@ class ImplicitKernel(nn.Module):
         """The invariant envelope ``exp(-s(x) / (2 sigma^2))``, shape ``x.shape[:-1]``."""
         return torch.exp(-0.5 * self.group.invariant_norm2(x) / self.sigma.to(x.dtype) ** 2)
 
-    def scaled_features(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
-        """``gain * shell(x) * features(x / radius, a)``: ``(..., feature_size)``; the kernel is
-        ``network.head() @`` this, so layers may contract the head with their inputs directly."""
-        features = self.network.features(x / self.radius, attr)
-        return features * (self.gain.to(x.dtype) * self.shell(x))[..., None]
-
     def forward(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
         check_positions(x, self.group)
         check_attr(attr, self.attr_rep, x.shape[:-1])
@@ -84,8 +78,8 @@ class ImplicitKernel(nn.Module):
 
     def evaluate(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`forward` without the input checks, for layers that validated their inputs already."""
-        flat = self.scaled_features(x, attr) @ self.network.head().transpose(0, 1)
-        return flat.unflatten(-1, (self.rep_out.size, self.rep_in.size))
+        scale = self.gain.to(x.dtype) * self.shell(x)
+        return self.network(x / self.radius, attr) * scale[..., None, None]
 
     @torch.no_grad()
     def calibrate_(self, x: torch.Tensor, attr: torch.Tensor | None = None, fan: float = 1.0) -> None:

@@ -108,7 +108,9 @@ class CompactKernelNetwork(KernelNetwork):
         self.feature_size = hidden.size + 1
         self.to(torch.get_default_dtype())
 
-    def features(self, x, attr=None):
+    def features(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
+        """``(..., n)`` positions (and attributes) -> ``(..., feature_size)``: the last hidden layer
+        and a constant 1 (the head's bias column)."""
         r = torch.sqrt((x * x).sum(-1, keepdim=True) + 1e-12)  # softened: finite gradient at x = 0
         radial = torch.exp(-0.5 * ((r - self.constant("radial_centers", x)) / self.radial_width) ** 2)
         parts = [torch.ones_like(r), radial, self.harmonics(x)]
@@ -118,13 +120,19 @@ class CompactKernelNetwork(KernelNetwork):
         hidden = self.body(embedded)
         return torch.cat([hidden, torch.ones_like(hidden[..., :1])], dim=-1)
 
-    def head(self):
+    def head(self) -> torch.Tensor:
+        """The last layer as a dense ``(out_size * in_size, feature_size)`` matrix:
+        ``vec K = head() @ features(x, a)``, ``vec`` row-major over ``(C_out, C_in)``."""
         inner = self.head_linear.dense_weight()
         basis = self.constant("hom_basis", inner)
         weight = basis @ inner
         bias = self.head_linear.dense_bias()
         bias = torch.zeros_like(weight[:, 0]) if bias is None else basis @ bias
         return torch.cat([weight, bias[:, None]], dim=1)
+
+    def forward(self, x, attr=None):
+        flat = self.features(x, attr) @ self.head().transpose(0, 1)
+        return flat.unflatten(-1, (self.out_size, self.in_size))
 
     def reset_parameters(self, generator=None):
         for module in self.modules():

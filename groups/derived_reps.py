@@ -1,0 +1,107 @@
+"""Reps built generically from others: direct sums, tensor products and duals.
+
+Families with their own closed-form rep algebra (escnn's) do not need these; families defined by
+matrices (Clifford groups, groups from generators) use them. Each composes ``rho`` and its Lie
+algebra derivative ``d rho`` from its parts, and finds invariants numerically from the group's
+generators (:meth:`groups.base.Group.generators`) with :func:`groups.solver.intertwiner_basis`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from groups.base import Rep
+from groups.solver import intertwiner_basis
+
+
+def block_diagonal(blocks: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Batched block-diagonal matrix of ``(..., d_i, d_i)`` blocks sharing their batch shape."""
+    size = sum(b.shape[-1] for b in blocks)
+    out = blocks[0].new_zeros(*blocks[0].shape[:-2], size, size)
+    offset = 0
+    for block in blocks:
+        d = block.shape[-1]
+        out[..., offset : offset + d, offset : offset + d] = block
+        offset += d
+    return out
+
+
+def batched_kron(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Kronecker product over the last two axes: ``(..., m, m), (..., k, k) -> (..., mk, mk)``."""
+    out = a[..., :, None, :, None] * b[..., None, :, None, :]
+    return out.reshape(*out.shape[:-4], a.shape[-2] * b.shape[-2], a.shape[-1] * b.shape[-1])
+
+
+class GeneratedRep(Rep):
+    """A rep whose invariants are solved numerically from the group's generators."""
+
+    def invariant_basis(self) -> torch.Tensor:
+        lie, discrete = self.group.generators()
+        trivial = torch.zeros(1, 1, dtype=torch.float64)
+        pairs = [(trivial, self.differential(A)) for A in lie]
+        pairs += [(trivial + 1, m) for m in self.matrices(discrete)]
+        return intertwiner_basis(pairs, 1, self.size)
+
+
+class DirectSumRep(GeneratedRep):
+    """``rho_1 (+) rho_2 (+) ...`` (block diagonal, in order)."""
+
+    def __init__(self, reps: Sequence[Rep]):
+        self.group, self.parts = reps[0].group, tuple(reps)
+
+    @property
+    def size(self) -> int:
+        return sum(r.size for r in self.parts)
+
+    def matrices(self, g):
+        return block_diagonal([r.matrices(g) for r in self.parts])
+
+    def differential(self, A):
+        return block_diagonal([r.differential(A) for r in self.parts])
+
+    def __repr__(self) -> str:
+        return " + ".join(map(repr, self.parts))
+
+
+class TensorProductRep(GeneratedRep):
+    """``rho_a (x) rho_b`` (Kronecker, row-major); ``d rho = d rho_a (x) I + I (x) d rho_b``."""
+
+    def __init__(self, a: Rep, b: Rep):
+        self.group, self.a, self.b = a.group, a, b
+
+    @property
+    def size(self) -> int:
+        return self.a.size * self.b.size
+
+    def matrices(self, g):
+        return batched_kron(self.a.matrices(g), self.b.matrices(g))
+
+    def differential(self, A):
+        eye_a = torch.eye(self.a.size, dtype=torch.float64)
+        eye_b = torch.eye(self.b.size, dtype=torch.float64)
+        return torch.kron(self.a.differential(A), eye_b) + torch.kron(eye_a, self.b.differential(A))
+
+    def __repr__(self) -> str:
+        return f"({self.a!r}) x ({self.b!r})"
+
+
+class DualRep(GeneratedRep):
+    """``g -> rho(g)^-T``; ``d rho^* (A) = -d rho(A)^T``."""
+
+    def __init__(self, rep: Rep):
+        self.group, self.rep = rep.group, rep
+
+    @property
+    def size(self) -> int:
+        return self.rep.size
+
+    def matrices(self, g):
+        return torch.linalg.inv(self.rep.matrices(g)).transpose(-1, -2)
+
+    def differential(self, A):
+        return -self.rep.differential(A).transpose(0, 1)
+
+    def __repr__(self) -> str:
+        return f"({self.rep!r})*"
