@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         "dim Hom_Stab(x) solved from the stabiliser's generators, for both kernel heads.",
     )
     coverage.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
-    coverage.set_defaults(handler=lambda args: run_coverage(args.json))
+    coverage.add_argument("--signature", action="append", metavar="P,Q",
+                          help="a signature to include (repeatable); default: the nine of the README table")
+    coverage.set_defaults(handler=lambda args: run_coverage(args.json, args.signature))
     return parser
 
 

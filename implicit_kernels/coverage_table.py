@@ -71,9 +71,20 @@ def format_table(rows: list[CoverageRow]) -> str:
     return "\n".join(lines)
 
 
-def run_coverage(json_path: str | None = None) -> None:
-    """Print the coverage table for :data:`SIGNATURES` (and write it as JSON when asked)."""
-    rows = clifford_coverage(progress=True)
+def parse_signature(text: str) -> tuple[int, int]:
+    """``"1,3"`` -> ``(1, 3)``."""
+    try:
+        p, q = (int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"a signature is written p,q (e.g. 1,3), got {text!r}") from None
+    return p, q
+
+
+def run_coverage(json_path: str | None = None, signatures: list[str] | None = None) -> None:
+    """Print the coverage table for ``signatures`` (``"p,q"`` strings; default :data:`SIGNATURES`)
+    and write it as JSON when asked."""
+    chosen = tuple(parse_signature(s) for s in signatures) if signatures else SIGNATURES
+    rows = clifford_coverage(chosen, progress=True)
     print("Clifford kernels, multivector -> multivector, at generic points; rank over random parameters")
     print(format_table(rows))
     if json_path:

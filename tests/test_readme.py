@@ -1,4 +1,4 @@
-"""The README's usage example runs as written."""
+"""The README's examples run as written."""
 
 import re
 from pathlib import Path
@@ -6,11 +6,23 @@ from pathlib import Path
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_usage_example_runs(capsys):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert blocks, "README has no python example"
-    exec(compile(blocks[0], "README.md", "exec"), {})
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def run_block(index: int, capsys) -> tuple[str, list[float]]:
+    exec(compile(python_blocks()[index], "README.md", "exec"), {})
     printed = capsys.readouterr().out
+    return printed, [float(x) for x in re.findall(r"torch\.float(?:32|64): ([0-9.e+-]+)", printed)]
+
+
+def test_readme_usage_example_runs(capsys):
+    printed, errors = run_block(0, capsys)
     assert "torch.Size([100, 7])" in printed and "torch.Size([2, 7, 16, 16, 16])" in printed
-    errors = [float(x) for x in re.findall(r"torch\.float(?:32|64): ([0-9.e+-]+)", printed)]
     assert len(errors) == 4 and max(errors) < 1e-5
+
+
+def test_readme_minkowski_example_runs(capsys):
+    printed, errors = run_block(1, capsys)
+    assert "torch.Size([1, 8, 8, 32, 32])" in printed and "torch.Size([200, 8])" in printed
+    assert len(errors) == 4 and max(errors) < 1e-4

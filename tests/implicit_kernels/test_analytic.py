@@ -10,7 +10,7 @@ import torch
 
 from groups import get_group
 from implicit_kernels import ImplicitKernel
-from implicit_kernels.analytic import analytic_basis, coverage, matrix_rank
+from implicit_kernels.analytic import analytic_basis, coverage, matrix_rank, span_residual, stabiliser_hom_dim
 
 POINT = torch.tensor([0.43, -0.71, 0.55], dtype=torch.float64)
 
@@ -103,3 +103,28 @@ def test_rank_detects_a_missing_direction():
     values = torch.randn(10, 3, 3, dtype=torch.float64)
     values[:, 2, 2] = 0
     assert matrix_rank(values) == 8
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_clifford_kernels_lie_in_the_span_of_escnn_basis(n):
+    """O(2,0)/O(3,0) multivector kernels against escnn's O(2)/O(3) basis, transported by the change
+    of basis from the grades to escnn's irreps (for O(3): 0e + 1o + 1e + 0o)."""
+    G = get_group(f"O({n},0)")
+    rep_in, rep_out = G.multivector + G.grade(1), G.grades(0, 2) + G.multivector
+    kernel = ImplicitKernel(rep_in, rep_out).double()
+    generator = torch.Generator().manual_seed(n)
+    x = torch.randn(12, n, generator=generator, dtype=torch.float64)
+    basis = analytic_basis(rep_in, rep_out, x)
+    with torch.no_grad():
+        assert span_residual(kernel(x), basis) <= 1e-6
+    ours, escnn_rank = coverage(kernel, x[0])
+    assert ours == escnn_rank == stabiliser_hom_dim(rep_in, rep_out, x[0])
+    # the residual can fail: a random matrix is not in the span
+    assert span_residual(torch.randn(12, rep_out.size, rep_in.size, dtype=torch.float64), basis) > 0.1
+
+
+def test_span_residual_measures_the_distance_to_the_span():
+    basis = torch.zeros(1, 2, 2, 2, dtype=torch.float64)
+    basis[0, 0, 0, 0] = basis[0, 1, 1, 1] = 1.0
+    values = torch.tensor([[[3.0, 0.0], [4.0, 0.0]]], dtype=torch.float64)
+    assert span_residual(values, basis) == pytest.approx(0.8)

@@ -120,3 +120,42 @@ def test_bad_input_errors():
         GridConv(G.standard, get_group("SO(3)").trivial)
     with pytest.raises(ValueError, match="odd kernel_size"):
         GridConv(G.standard, G.trivial, 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Clifford groups on (pseudo-)Euclidean grids
+
+
+@pytest.mark.parametrize("name", ["O(2,0)", "O(1,1)", "O(3,0)", "O(1,2)", "O(2,1)"])
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
+def test_clifford_grid_conv_is_exact_under_metric_preserving_signed_permutations(name, dtype, tolerance, generator):
+    G = get_group(name)
+    options = {"time_step": 0.5, "signal_speed": 2.0} if G.time_axes else {}  # c dt = dx: null offsets
+    conv = GridConv(G.multivector + G.grade(1), 2 * G.multivector, kernel_size=5, **options).to(dtype)
+    size = 9 if G.n == 2 else 7
+    f = torch.randn(2, conv.rep_in.size, *([size] * G.n), generator=generator, dtype=torch.float64).to(dtype)
+    elements = G.grid_elements()
+    assert len(elements) >= 4
+    assert max(grid_conv_equivariance_error(conv, g, f) for g in elements) <= tolerance
+    assert bool(torch.isfinite(conv.weight()).all())
+
+
+def test_spacetime_spacing_and_light_cone_on_the_grid():
+    G = get_group("O(1,2)")
+    conv = GridConv(G.multivector, G.multivector, kernel_size=3, spacing=0.1, time_step=0.05, signal_speed=2.0)
+    assert conv.spacing == (0.1, 0.1, 0.1)
+    q = G.algebra.quadratic_form(torch.nn.functional.pad(conv.offsets.double(), (1, 4)))[:, 1]
+    assert int((q.abs() < 1e-12).sum()) == 1 + 8  # the origin and the 8 null diagonals (+-c dt, +-dx or +-dy)
+    slower = GridConv(G.multivector, G.multivector, kernel_size=3, spacing=0.1, time_step=0.05, signal_speed=1.0)
+    assert slower.spacing == (0.05, 0.1, 0.1)
+    with pytest.raises(ValueError, match="no time axes"):
+        GridConv(get_group("O(3,0)").multivector, get_group("O(3,0)").multivector, time_step=0.1)
+
+
+def test_clifford_grid_conv_has_unit_variance_at_initialisation():
+    G = get_group("O(1,2)")
+    conv = GridConv(2 * G.multivector, 2 * G.multivector, kernel_size=5, padding="valid", time_step=1.0)
+    with torch.no_grad():
+        y = conv(torch.randn(4, 16, 12, 12, 12, generator=torch.Generator().manual_seed(0)))
+    variance = y.var(dim=(0, 2, 3, 4)).mean()
+    assert 0.6 < variance < 1.6, variance

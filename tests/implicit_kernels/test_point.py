@@ -134,3 +134,25 @@ def test_bad_input_errors():
         with_attr(f, pos, edges)
     with pytest.raises(ValueError, match=r"shape \(2, 1\)"):
         with_attr(f, pos, edges, torch.randn(3, 1))
+
+
+@pytest.mark.parametrize("name", ["O(3,0)", "O(1,3)", "O(2,2)", "O(1,2)"])
+@pytest.mark.parametrize("dtype, rapidity, tolerance", [(torch.float32, 1.0, 1e-4), (torch.float64, 2.0, 1e-9)])
+def test_clifford_point_conv_under_boosts_and_translations(name, dtype, rapidity, tolerance, generator):
+    G = get_group(name)
+    conv = PointConv(G.multivector + G.grade(1), G.multivector, attr=G.grade(0), radius=1.5).to(dtype)
+    pos, edges = random_cloud(24, G.n, generator)
+    f = torch.randn(24, conv.rep_in.size, generator=generator, dtype=torch.float64).to(dtype)
+    a = torch.randn(edges.shape[1], 1, generator=generator, dtype=torch.float64).to(dtype)
+    for g in G.sample(3, generator=generator, max_rapidity=rapidity):
+        t = torch.randn(G.n, generator=generator, dtype=torch.float64)
+        assert point_conv_equivariance_error(conv, g, t, f, pos.to(dtype), edges, a) <= tolerance
+
+
+def test_clifford_point_conv_on_light_like_and_coincident_events(generator):
+    G = get_group("O(1,3)")
+    conv = PointConv(G.multivector, G.multivector).double()
+    pos = torch.tensor([[0.0, 0, 0, 0], [1.0, 1.0, 0, 0], [1.0, 1.0, 0, 0], [2.0, 0.0, 0, 0]], dtype=torch.float64)
+    edges = torch.tensor([[1, 2, 0, 3], [0, 1, 1, 0]])  # light-like, coincident, light-like, time-like
+    out = conv(torch.randn(4, 16, generator=generator, dtype=torch.float64), pos, edges)
+    assert bool(torch.isfinite(out).all())
