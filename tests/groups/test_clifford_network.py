@@ -128,3 +128,16 @@ def test_norm_is_finite_on_null_and_negative_multivectors():
     y = norm(x)
     assert bool(torch.isfinite(y).all())
     assert torch.allclose(y[0, 0, 1:3], x[0, 0, 1:3] / (1 + 0.5 * (1e-3 - 1)))  # sqrt(eps) = 1e-3, s = 1/2
+
+
+def test_state_dict_round_trip_and_dtype_moves(generator):
+    G = get_group("O(1,3)")
+    kernel = ImplicitKernel(G.multivector, G.grade(2) + G.grade(1), head="complete")
+    copy = ImplicitKernel(G.multivector, G.grade(2) + G.grade(1), head="complete")
+    copy.network.reset_parameters(torch.Generator().manual_seed(5))
+    x = torch.randn(10, 4, generator=generator)
+    assert not torch.allclose(copy(x), kernel(x))
+    copy.load_state_dict(kernel.state_dict())
+    assert torch.equal(copy(x), kernel(x))
+    assert torch.allclose(kernel.double()(x.double()), copy(x).double(), rtol=1e-5, atol=1e-6)
+    assert kernel_equivariance_error(kernel, G.sample(10, generator=generator, max_rapidity=2.0), x.double()) <= 1e-9
