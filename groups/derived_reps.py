@@ -8,6 +8,7 @@ generators (:meth:`groups.base.Group.generators`) with :func:`groups.solver.inte
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -32,6 +33,19 @@ def batched_kron(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Kronecker product over the last two axes: ``(..., m, m), (..., k, k) -> (..., mk, mk)``."""
     out = a[..., :, None, :, None] * b[..., None, :, None, :]
     return out.reshape(*out.shape[:-4], a.shape[-2] * b.shape[-2], a.shape[-1] * b.shape[-1])
+
+
+def tensor_power_differential(factors: list[torch.Tensor]) -> torch.Tensor:
+    """``sum_m I (x) .. (x) A_m (x) .. (x) I`` for the per-factor Lie images ``factors`` (the
+    derivative of a Kronecker product of reps); ``(1, 1)`` zero for no factors."""
+    sizes = [f.shape[0] for f in factors]
+    total = torch.zeros(math.prod(sizes), math.prod(sizes), dtype=torch.float64)
+    for m, factor in enumerate(factors):
+        term = torch.ones(1, 1, dtype=torch.float64)
+        for j, size in enumerate(sizes):
+            term = torch.kron(term, factor.contiguous() if j == m else torch.eye(size, dtype=torch.float64))
+        total = total + term
+    return total
 
 
 class GeneratedRep(Rep):
@@ -79,9 +93,7 @@ class TensorProductRep(GeneratedRep):
         return batched_kron(self.a.matrices(g), self.b.matrices(g))
 
     def differential(self, A):
-        eye_a = torch.eye(self.a.size, dtype=torch.float64)
-        eye_b = torch.eye(self.b.size, dtype=torch.float64)
-        return torch.kron(self.a.differential(A), eye_b) + torch.kron(eye_a, self.b.differential(A))
+        return tensor_power_differential([self.a.differential(A), self.b.differential(A)])
 
     def __repr__(self) -> str:
         return f"({self.a!r}) x ({self.b!r})"

@@ -1,0 +1,196 @@
+"""The matrix-group kernel network: solved polynomial covariants gated by an MLP of invariants.
+
+    x, a  ->  bilinear layers: the monomials of degree k of x (Sym^k V, k = 0..K), and a itself
+          ->  solved equivariant maps  M_j : Sym^k V -> Hom  (and  attr -> Hom),
+              one basis per block  Hom(in_i, out_o) = out_o (x) in_i^*  of the reps' parts
+          ->  K(x, a) = sum_j c_j(s) M_j F_j(x, a),     c = MLP(s)
+              s = [1, radial basis of |x^T metric x|^(1/2), invariant polynomials of x, invariants of a]
+
+Each ``M_j F_j`` is equivariant (``M_j`` commutes with the generators, solved in float64 by
+:func:`groups.solver.intertwiner_basis`) and each ``c_j`` invariant, so
+``K(g x, rho_a(g) a) = rho_out(g) K(x, a) rho_in(g)^-1``; the gates ``c_j`` are the only
+nonlinearity and act on invariant scalars.
+
+Completeness: for each block the degree ``K`` is raised until the covariants' values at a generic
+point span ``Hom_Stab(x)`` (dimension solved from the stabiliser's generators), so the kernel
+values over the MLP's parameters reach coverage 1. Attributes enter linearly (complete in ``x``,
+not jointly in ``(x, a)``). Bases are cached per group and rep pair.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from groups.base import Rep
+from groups.derived_reps import DirectSumRep, DualRep, TensorProductRep
+from groups.kernel_network import KernelNetwork
+from groups.matrix.reps import SymmetricPowerRep
+from groups.solver import intertwiner_basis
+
+INVARIANT_DEGREES = (2, 3, 4)
+
+
+@dataclass
+class BlockBasis:
+    """Solved maps for one Hom block: ``maps[k]`` ``(m_k, hom, Sym^k)`` per degree, ``attr_maps``
+    ``(m_a, hom, attr)``."""
+
+    out_slice: slice
+    in_slice: slice
+    maps: list[torch.Tensor]
+    attr_maps: torch.Tensor | None
+
+
+def _equivariant_maps(group, source: Rep, target: Rep, rtol: float) -> torch.Tensor:
+    """Basis ``(m, target.size, source.size)`` of the equivariant maps ``source -> target``."""
+    lie, discrete = group.generators()
+    pairs = [(source.differential(A), target.differential(A)) for A in lie]
+    pairs += list(zip(source.matrices(discrete), target.matrices(discrete)))
+    basis = intertwiner_basis(pairs, source.size, target.size, rtol)
+    return basis.T.reshape(-1, target.size, source.size)
+
+
+def _parts(rep: Rep) -> list[Rep]:
+    return list(rep.parts) if isinstance(rep, DirectSumRep) else [rep]
+
+
+def _stabiliser_target(group, hom: Rep, x: torch.Tensor, rtol: float) -> int | None:
+    """``dim Hom_Stab(x)`` for the block, or ``None`` where the group cannot give its stabiliser."""
+    try:
+        lie, discrete = group.stabiliser_generators(x)
+    except NotImplementedError:
+        return None
+    trivial = torch.zeros(1, 1, dtype=torch.float64)
+    pairs = [(trivial, hom.differential(A)) for A in lie] + [(trivial + 1, m) for m in hom.matrices(discrete)]
+    return intertwiner_basis(pairs, 1, hom.size, rtol).shape[1]
+
+
+def solve_kernel_basis(group, rep_in: Rep, rep_out: Rep, attr: Rep | None, max_degree: int, rtol: float):
+    """Per Hom block, the polynomial covariant maps up to the degree that completes it (see module
+    docstring), plus the invariant polynomials of ``x`` of :data:`INVARIANT_DEGREES`. Cached on the
+    group per ``(rep_in, rep_out, attr, max_degree, rtol)``; returns ``(blocks, invariant_maps,
+    seconds spent solving)``."""
+    key = (repr(rep_in), repr(rep_out), repr(attr), max_degree, rtol)
+    if key in group._kernel_bases:
+        return group._kernel_bases[key]
+    start = time.perf_counter()
+    probe = torch.randn(group.n, generator=torch.Generator().manual_seed(12345), dtype=torch.float64)
+    powers = [SymmetricPowerRep(group, k) for k in range(max_degree + 1)]
+    blocks = []
+    out_offset = 0
+    for out_part in _parts(rep_out):
+        in_offset = 0
+        for in_part in _parts(rep_in):
+            hom = TensorProductRep(out_part, DualRep(in_part))
+            target = _stabiliser_target(group, hom, probe, rtol)
+            maps, values = [], []
+            for power in powers:
+                found = _equivariant_maps(group, power, hom, rtol)
+                maps.append(found)
+                values.append(found @ power.monomials(probe))
+                reached = int(torch.linalg.matrix_rank(torch.cat(values), rtol=1e-8)) if sum(len(v) for v in values) else 0
+                if target is not None and reached == target:
+                    break
+            else:
+                if target is not None:
+                    raise RuntimeError(
+                        f"polynomials of degree <= {max_degree} reach rank {reached} of dim Hom_H = {target} "
+                        f"for {hom!r} of {group.name}; raise max_degree"
+                    )
+            attr_maps = _equivariant_maps(group, attr, hom, rtol) if attr is not None else None
+            blocks.append(BlockBasis(slice(out_offset, out_offset + out_part.size),
+                                     slice(in_offset, in_offset + in_part.size), maps, attr_maps))
+            in_offset += in_part.size
+        out_offset += out_part.size
+    invariants = [_equivariant_maps(group, powers_k, group.trivial, rtol)
+                  for powers_k in (SymmetricPowerRep(group, k) for k in INVARIANT_DEGREES)]
+    result = (blocks, invariants, time.perf_counter() - start)
+    group._kernel_bases[key] = result
+    return result
+
+
+class MatrixKernelNetwork(KernelNetwork):
+    """Kernel network for reps of a :class:`~groups.matrix.group.MatrixGroup` (any reps with
+    ``matrices`` and ``differential``: tensor reps, their sums, products and duals).
+
+    Args:
+        group, rep_in, rep_out, attr: the group and reps (``attr`` may be ``None``).
+        width, depth: hidden width and number of hidden layers of the invariant MLP.
+        n_radial, radial_max: Gaussian radial basis of ``sqrt|x^T metric x|`` on ``[0, radial_max]``.
+        max_degree: highest polynomial degree tried per block.
+        rtol: relative tolerance of the equivariant-basis solver.
+    """
+
+    def __init__(self, group, rep_in, rep_out, attr=None, *, width: int = 32, depth: int = 2, n_radial: int = 8,
+                 radial_max: float = 1.5, max_degree: int = 10, rtol: float = 1e-9):
+        super().__init__()
+        if depth < 1 or width < 1 or n_radial < 1:
+            raise ValueError("depth, width and n_radial must be positive")
+        self.in_size, self.out_size = rep_in.size, rep_out.size
+        self.attr_size = attr.size if attr is not None else 0
+        blocks, invariants, self.solve_seconds = solve_kernel_basis(group, rep_in, rep_out, attr, max_degree, rtol)
+        self.blocks = [(b.out_slice, b.in_slice) for b in blocks]
+        self.degree = max(len(b.maps) for b in blocks) - 1
+        self.powers = [SymmetricPowerRep(group, k) for k in range(max(self.degree, max(INVARIANT_DEGREES)) + 1)]
+        self.n_coefficients = []
+        for index, block in enumerate(blocks):
+            for k, maps in enumerate(block.maps):
+                self.register_constant(f"map_{index}_{k}", maps)
+            if block.attr_maps is not None:
+                self.register_constant(f"attr_map_{index}", block.attr_maps)
+            self.n_coefficients.append(sum(len(m) for m in block.maps) + (len(block.attr_maps) if attr is not None else 0))
+        self.block_degrees = [len(b.maps) for b in blocks]
+        for k, maps in zip(INVARIANT_DEGREES, invariants):
+            self.register_constant(f"invariant_{k}", maps[:, 0, :])
+        self.n_invariants = [len(m) for m in invariants]
+        if attr is not None:
+            self.register_constant("attr_invariants", attr.invariant_basis())
+        self.register_constant("radial_centers", torch.linspace(0.0, radial_max, n_radial, dtype=torch.float64))
+        self.radial_width = radial_max / max(n_radial - 1, 1)
+        self.metric_norm2 = group.invariant_norm2
+
+        n_scalars = 1 + n_radial + sum(self.n_invariants) + (attr.invariant_basis().shape[1] if attr is not None else 0)
+        layers: list[nn.Module] = []
+        size = n_scalars
+        for _ in range(depth):
+            layers += [nn.Linear(size, width), nn.SiLU()]
+            size = width
+        layers.append(nn.Linear(size, sum(self.n_coefficients)))
+        self.mlp = nn.Sequential(*layers)
+        self.to(torch.get_default_dtype())
+
+    def scalars(self, x: torch.Tensor, monomials: list[torch.Tensor], attr: torch.Tensor | None) -> torch.Tensor:
+        """The invariant inputs ``s`` of the MLP, ``(..., n_scalars)``."""
+        r = torch.sqrt(self.metric_norm2(x) + 1e-12)[..., None]
+        radial = torch.exp(-0.5 * ((r - self.constant("radial_centers", x)) / self.radial_width) ** 2)
+        parts = [torch.ones_like(r), radial]
+        parts += [monomials[k] @ self.constant(f"invariant_{k}", x).transpose(0, 1) for k in INVARIANT_DEGREES]
+        if self.attr_size:
+            parts.append(attr @ self.constant("attr_invariants", x))
+        return torch.cat(parts, dim=-1)
+
+    def forward(self, x, attr=None):
+        monomials = [power.monomials(x) for power in self.powers]
+        coefficients = self.mlp(self.scalars(x, monomials, attr)).split(self.n_coefficients, dim=-1)
+        kernel = x.new_zeros(*x.shape[:-1], self.out_size, self.in_size)
+        for index, ((rows, cols), c) in enumerate(zip(self.blocks, coefficients)):
+            values = [torch.einsum("jhf,...f->...jh", self.constant(f"map_{index}_{k}", x), monomials[k])
+                      for k in range(self.block_degrees[index])]
+            if self.attr_size:
+                values.append(torch.einsum("jhf,...f->...jh", self.constant(f"attr_map_{index}", x), attr))
+            block = torch.einsum("...j,...jh->...h", c, torch.cat(values, dim=-2))
+            kernel[..., rows, cols] = block.unflatten(-1, (rows.stop - rows.start, cols.stop - cols.start))
+        return kernel
+
+    def reset_parameters(self, generator=None):
+        for module in self.mlp:
+            if isinstance(module, nn.Linear):
+                bound = 1 / math.sqrt(module.in_features)
+                with torch.no_grad():
+                    module.weight.copy_((2 * torch.rand(module.weight.shape, generator=generator) - 1) * bound)
+                    module.bias.copy_((2 * torch.rand(module.bias.shape, generator=generator) - 1) * bound)
