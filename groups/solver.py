@@ -83,7 +83,8 @@ def eigen_filter(m_in: torch.Tensor, m_out: torch.Tensor, match_tol: float = 1e-
                 continue
             right = _eigenspace(m_out, value_out, tol)
             left = _eigenspace(m_in.transpose(0, 1), value_in, tol)
-            columns.append((right[:, None, :, None] * left[None, :, None, :]).reshape(-1, right.shape[1] * left.shape[1]))
+            outer = right[:, None, :, None] * left[None, :, None, :]
+            columns.append(outer.reshape(-1, right.shape[1] * left.shape[1]))
     if not columns:
         return torch.zeros(m_out.shape[0] * m_in.shape[0], 0, dtype=torch.float64)
     columns = torch.cat(columns, dim=1)  # vec(u v^T), row-major

@@ -82,7 +82,8 @@ class MatrixGroup(Group):
         self.name = name or f"MatrixGroup(n={n})"
         self.discrete = _as_generators(discrete_generators, n, "discrete_generators")
         self.lie = _as_generators(lie_algebra, n, "lie_algebra")
-        self.metric = torch.eye(n, dtype=torch.float64) if metric is None else torch.as_tensor(metric, dtype=torch.float64)
+        metric = torch.eye(n) if metric is None else metric
+        self.metric = torch.as_tensor(metric, dtype=torch.float64)
         if self.metric.shape != (n, n) or not torch.allclose(self.metric, self.metric.T):
             raise ValueError(f"metric must be a symmetric ({n}, {n}) matrix")
         preserved = [g.T @ self.metric @ g - self.metric for g in self.discrete]
@@ -159,7 +160,8 @@ class MatrixGroup(Group):
         g64 = g.to(torch.float64)
         scale = 1 + g64.abs().amax(dim=(-1, -2)) ** 2
         forms, commutant, unimodular = self._invariant_structure
-        deviation = (g64.transpose(-1, -2)[:, None] @ forms[None] @ g64[:, None] - forms[None]).abs().amax(dim=(1, 2, 3))
+        moved = g64.transpose(-1, -2)[:, None] @ forms[None] @ g64[:, None]
+        deviation = (moved - forms[None]).abs().amax(dim=(1, 2, 3))
         inside = deviation <= tol * scale
         if len(commutant):
             commutes = (g64[:, None] @ commutant[None] - commutant[None] @ g64[:, None]).abs().amax(dim=(1, 2, 3))

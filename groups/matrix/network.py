@@ -93,7 +93,8 @@ def solve_kernel_basis(group, rep_in: Rep, rep_out: Rep, attr: Rep | None, max_d
                 found = _equivariant_maps(group, power, hom, rtol)
                 maps.append(found)
                 values.append(found @ power.monomials(probe))
-                reached = int(torch.linalg.matrix_rank(torch.cat(values), rtol=1e-8)) if sum(len(v) for v in values) else 0
+                stacked = torch.cat(values)
+                reached = int(torch.linalg.matrix_rank(stacked, rtol=1e-8)) if len(stacked) else 0
                 if target is not None and reached == target:
                     break
             else:
@@ -143,7 +144,8 @@ class MatrixKernelNetwork(KernelNetwork):
                 self.register_constant(f"map_{index}_{k}", maps)
             if block.attr_maps is not None:
                 self.register_constant(f"attr_map_{index}", block.attr_maps)
-            self.n_coefficients.append(sum(len(m) for m in block.maps) + (len(block.attr_maps) if attr is not None else 0))
+            n_attr_maps = len(block.attr_maps) if attr is not None else 0
+            self.n_coefficients.append(sum(len(m) for m in block.maps) + n_attr_maps)
         self.block_degrees = [len(b.maps) for b in blocks]
         for k, maps in zip(INVARIANT_DEGREES, invariants):
             self.register_constant(f"invariant_{k}", maps[:, 0, :])

@@ -74,7 +74,8 @@ class SymmetricPowerRep(GeneratedRep):
         index = {alpha: i for i, alpha in enumerate(self.exponents)}
         prefix = torch.tensor([lower_index[alpha[:-1]] for alpha in self.exponents])
         last = torch.tensor([alpha[-1] for alpha in self.exponents])
-        grow = torch.tensor([[index[tuple(sorted(beta + (b,)))] for b in range(self.group.n)] for beta in lower.exponents])
+        axes = range(self.group.n)
+        grow = torch.tensor([[index[tuple(sorted(beta + (b,)))] for b in axes] for beta in lower.exponents])
         return prefix, last, grow
 
     def monomials(self, x: torch.Tensor) -> torch.Tensor:
