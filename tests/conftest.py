@@ -21,3 +21,23 @@ def group(request):
 @pytest.fixture
 def generator():
     return torch.Generator().manual_seed(1234)
+
+
+MATRIX_GROUPS = [
+    "SO(2)-mat", "O(2)-mat", "SO(3)-mat", "O(3)-mat", "SO(4)-mat", "O(4)-mat", "SO(5)-mat", "O(5)-mat",
+    "SO+(1,3)-mat", "O(1,3)-mat", "C4-mat", "D4-mat", "C3z-mat", "D4z-mat", "S4-mat", "C4h-mat",
+]
+
+
+def matrix_reps(G):
+    """Tensor reps for the matrix family: scalar + vector in, vector + rank-2 tensor out (scalar +
+    vector for the permutation groups, whose complete kernels need high polynomial degrees)."""
+    rep_in = G.trivial + G.standard
+    if G.name.startswith("S"):
+        return rep_in, G.trivial + G.standard
+    return rep_in, G.standard + G.T(2, 0)
+
+
+@pytest.fixture(params=MATRIX_GROUPS)
+def matrix_group(request):
+    return get_group(request.param)

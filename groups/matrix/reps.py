@@ -92,9 +92,10 @@ class SymmetricPowerRep(GeneratedRep):
         lower = SymmetricPowerRep(self.group, self.k - 1).matrices(g)  # (b, S', S')
         # row alpha: (row prefix(alpha) of lower) times the linear form g[last(alpha)], expanded
         terms = lower[:, prefix, :, None] * g[:, last, None, :]  # (b, S, S', n)
-        out = g.new_zeros(g.shape[0], self.size, self.size)
-        target = grow[None, None].expand(g.shape[0], self.size, -1, -1).reshape(g.shape[0], self.size, -1)
-        return out.scatter_add_(2, target, terms.reshape(g.shape[0], self.size, -1))
+        batch, flat = g.shape[0], grow.numel()
+        target = grow.reshape(1, 1, flat).expand(batch, self.size, flat)
+        out = g.new_zeros(batch, self.size, self.size)
+        return out.scatter_add_(2, target, terms.reshape(batch, self.size, flat))
 
     def differential(self, A):
         A = A.to(torch.float64)

@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from conftest import mixed_reps
+from conftest import MATRIX_GROUPS, matrix_reps, mixed_reps
 
 from groups import get_group
 from implicit_kernels import GridConv
@@ -159,3 +159,16 @@ def test_clifford_grid_conv_has_unit_variance_at_initialisation():
         y = conv(torch.randn(4, 16, 12, 12, 12, generator=torch.Generator().manual_seed(0)))
     variance = y.var(dim=(0, 2, 3, 4)).mean()
     assert 0.6 < variance < 1.6, variance
+
+
+GRID_MATRIX_GROUPS = [n for n in MATRIX_GROUPS if get_group(n).n <= 3 and len(get_group(n).grid_elements()) > 1]
+
+
+@pytest.mark.parametrize("name", GRID_MATRIX_GROUPS)
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
+def test_matrix_group_grid_conv_is_exact_under_grid_elements(name, dtype, tolerance, generator):
+    G = get_group(name)
+    rep_in, rep_out = matrix_reps(G)
+    conv = GridConv(rep_in, rep_out, kernel_size=5).to(dtype)
+    f = torch.randn(2, rep_in.size, *([7] * G.n), generator=generator, dtype=torch.float64).to(dtype)
+    assert max(grid_conv_equivariance_error(conv, g, f) for g in G.grid_elements()) <= tolerance

@@ -3,7 +3,7 @@ variance at initialisation, state_dict and bad input."""
 
 import pytest
 import torch
-from conftest import mixed_reps
+from conftest import matrix_reps, mixed_reps
 
 from groups import get_group
 from implicit_kernels import PointConv, radius_graph
@@ -156,3 +156,15 @@ def test_clifford_point_conv_on_light_like_and_coincident_events(generator):
     edges = torch.tensor([[1, 2, 0, 3], [0, 1, 1, 0]])  # light-like, coincident, light-like, time-like
     out = conv(torch.randn(4, 16, generator=generator, dtype=torch.float64), pos, edges)
     assert bool(torch.isfinite(out).all())
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 1e-5), (torch.float64, 1e-9)])
+def test_matrix_group_point_conv_under_continuous_elements(matrix_group, dtype, tolerance, generator):
+    G = matrix_group
+    rep_in, rep_out = matrix_reps(G)
+    conv = PointConv(rep_in, rep_out, radius=1.5).to(dtype)
+    pos, edges = random_cloud(20, G.n, generator)
+    f = torch.randn(20, rep_in.size, generator=generator, dtype=torch.float64).to(dtype)
+    for g in G.sample(3, generator=generator):
+        t = torch.randn(G.n, generator=generator, dtype=torch.float64)
+        assert point_conv_equivariance_error(conv, g, t, f, pos.to(dtype), edges) <= tolerance
