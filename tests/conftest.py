@@ -1,4 +1,6 @@
-"""Shared fixtures: the compact groups under test and mixed (non-uniform) field types for each."""
+"""Shared fixtures: the compact and matrix groups under test and mixed (non-uniform) field types for each."""
+
+import re
 
 import pytest
 import torch
@@ -33,7 +35,7 @@ def matrix_reps(G):
     """Tensor reps for the matrix family: scalar + vector in, vector + rank-2 tensor out (scalar +
     vector for the permutation groups, whose complete kernels need high polynomial degrees)."""
     rep_in = G.trivial + G.standard
-    if G.name.startswith("S"):
+    if re.fullmatch(r"S[0-9]-mat", G.name):
         return rep_in, G.trivial + G.standard
     return rep_in, G.standard + G.T(2, 0)
 

@@ -26,3 +26,9 @@ def test_readme_minkowski_example_runs(capsys):
     printed, errors = run_block(1, capsys)
     assert "torch.Size([1, 8, 8, 32, 32])" in printed and "torch.Size([200, 8])" in printed
     assert len(errors) == 4 and max(errors) < 1e-4
+
+
+def test_readme_own_group_example_runs(capsys):
+    printed, errors = run_block(2, capsys)
+    assert "torch.Size([64, 12])" in printed and "torch.Size([1, 12, 12, 12, 12])" in printed
+    assert len(errors) == 4 and max(errors) < 1e-5
