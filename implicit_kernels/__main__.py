@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from implicit_kernels.compare import run_compare
 from implicit_kernels.coverage_table import run_coverage
 from implicit_kernels.demo import run_demo
 
@@ -32,6 +33,24 @@ def build_parser() -> argparse.ArgumentParser:
     coverage.add_argument("--signature", action="append", metavar="P,Q",
                           help="a signature to include (repeatable); default: the nine of the README table")
     coverage.set_defaults(handler=lambda args: run_coverage(args.json, args.signature))
+    compare = commands.add_parser(
+        "compare",
+        help="implicit vs analytic (escnn) kernels: equivariance, coverage, span, fit, cost",
+        description="Compare implicit kernels with escnn's analytic bases. Reps are strings such as "
+        "'2*trivial+standard', 'irrep(1,1)', 'T(1,0)+T(2,0)', 'grade(1)+multivector' "
+        "(see implicit_kernels/rep_strings.py).",
+    )
+    compare.add_argument("--group", help="registry name, e.g. 'O(3)', 'O(3,0)', 'O(3)-mat'")
+    compare.add_argument("--in", dest="rep_in", help="input rep string")
+    compare.add_argument("--out", dest="rep_out", help="output rep string")
+    compare.add_argument("--option", action="append", metavar="KEY=VALUE",
+                         help="kernel-network option, e.g. head=single or harmonic_degree=1 (repeatable)")
+    compare.add_argument("--all", action="store_true", help="run the built-in matrix of groups and rep pairs")
+    compare.add_argument("--report", metavar="DIR", help="write compare.md and compare.json there")
+    compare.add_argument("--plot", metavar="DIR", help="draw analytic and trained implicit kernels as PNG there")
+    compare.add_argument("--fit-steps", type=int, default=300, help="Adam steps per fitted basis element (0: skip)")
+    compare.add_argument("--no-cost", action="store_true", help="skip the time and memory measurements")
+    compare.set_defaults(handler=run_compare)
     return parser
 
 

@@ -24,11 +24,12 @@ from groups.solver import intertwiner_basis
 from implicit_kernels.kernel import ImplicitKernel
 
 
-def analytic_basis(rep_in: Rep, rep_out: Rep, points: torch.Tensor) -> torch.Tensor:
+def analytic_basis(rep_in: Rep, rep_out: Rep, points: torch.Tensor, r_max: float | None = None) -> torch.Tensor:
     """escnn's analytic basis for ``K(g x) = rho_out K(x) rho_in^-1`` sampled at ``points``
     ``(m, n)``: returns ``(m, n_basis, rep_out.size, rep_in.size)`` in ``points``' dtype.
 
-    Rings of Gaussian radial profiles are placed every 0.5 from 0 to past the farthest point and
+    Rings of Gaussian radial profiles are placed every 0.5 from 0 to past ``r_max`` (default: the
+    farthest point; pass it to get the same basis for different point sets) and
     the angular band limit covers every frequency the Hom rep holds. Finite groups need higher
     harmonics to span their irreps at a generic point: the band limit is raised by the group order
     in 2D and by 8 in 3D (escnn's basis reaches full rank at a generic point from band limit 4
@@ -39,15 +40,16 @@ def analytic_basis(rep_in: Rep, rep_out: Rep, points: torch.Tensor) -> torch.Ten
     if hasattr(group, "escnn_equivalent") and not isinstance(group, CompactGroup):
         # rep(g) = Q escnn_rep(g) Q^-1 with orthogonal Q: transport escnn's basis
         (escnn_in, q_in), (escnn_out, q_out) = group.escnn_equivalent(rep_in), group.escnn_equivalent(rep_out)
-        basis = analytic_basis(escnn_in, escnn_out, points.to(torch.float64))
+        basis = analytic_basis(escnn_in, escnn_out, points.to(torch.float64), r_max)
         return (q_out @ basis @ q_in.transpose(0, 1)).to(points.dtype)
     if not isinstance(group, CompactGroup):
         raise TypeError(f"escnn has no analytic basis for {group.name}")
     hom = rep_out.tensor(rep_in.dual())
     frequency = max(int(psi.attributes.get("frequency", 0)) for psi in hom.irreps)
     if group.is_finite:
-        frequency += group.escnn_group.order() if group.n == 2 else 8
-    r_max = float(points.norm(dim=-1).max()) if len(points) else 1.0
+        frequency += group.angular_band
+    if r_max is None:
+        r_max = float(points.norm(dim=-1).max()) if len(points) else 1.0
     rings = [0.5 * i for i in range(int(math.ceil(r_max / 0.5)) + 2)]
     basis = group.gspace.build_kernel_basis(
         rep_in.representation, rep_out.representation, sigma=[0.5] * len(rings), rings=rings,

@@ -53,6 +53,16 @@ class CompactGroup(Group):
     def is_finite(self) -> bool:
         return not self.escnn_group.continuous
 
+    @property
+    def angular_band(self) -> int:
+        """For finite groups, the extra angular band (in harmonic degrees) that kernels and analytic
+        bases cover beyond the Hom rep's own frequencies: the group order in 2D, 8 in 3D (escnn's
+        basis reaches full rank at a generic point from band 4 for the octahedral and 8 for the
+        icosahedral group). Zero for continuous groups."""
+        if not self.is_finite:
+            return 0
+        return self.escnn_group.order() if self.n == 2 else 8
+
     def element_matrix(self, element) -> np.ndarray:
         """The ``(n, n)`` float64 matrix of an escnn element of the fibre group."""
         return np.asarray(self._action(element), dtype=np.float64)
@@ -140,6 +150,33 @@ class CompactGroup(Group):
         cos = np.vdot(rotation - A, B) / np.vdot(B, B)
         sin = np.vdot(rotation - A, C) / np.vdot(C, C)
         return float(np.arctan2(sin, cos) % (2 * np.pi))
+
+    def stabiliser_generators(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(lie, discrete)`` generators of ``Stab(x)`` as group elements only (``lie`` is empty:
+        escnn reps have no Lie-algebra action here). Finite groups: the elements fixing ``x``.
+        Continuous groups: the candidates that fix ``x`` and lie in the group - rotations about
+        ``x`` by two incommensurate angles (dense in the rotations about ``x``) and reflections in
+        planes containing ``x`` (the one containing the z axis, which the axial groups keep, and a
+        generic one)."""
+        x = x.to(torch.float64)
+        if self.is_finite:
+            _, mats = self._finite_elements
+            fixing = (mats @ x - x).abs().amax(dim=1) <= 1e-9 * (1 + float(x.abs().max()))
+            return torch.zeros(0, self.n, self.n, dtype=torch.float64), mats[fixing]
+        u = x / x.norm()
+        eye = torch.eye(self.n, dtype=torch.float64)
+        if self.n == 2:
+            candidates = [2 * torch.outer(u, u) - eye]
+        else:
+            cross = torch.tensor([[0, -u[2], u[1]], [u[2], 0, -u[0]], [-u[1], u[0], 0]], dtype=torch.float64)
+            candidates = [torch.linalg.matrix_exp(angle * cross) for angle in (1.0, math.sqrt(2.0))]
+            for other in (torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64), torch.tensor([0.3, -0.8, 0.5])):
+                normal = torch.linalg.cross(u, other.to(torch.float64))
+                if float(normal.norm()) > 1e-9:
+                    normal = normal / normal.norm()
+                    candidates.append(eye - 2 * torch.outer(normal, normal))
+        candidates = torch.stack(candidates)
+        return torch.zeros(0, self.n, self.n, dtype=torch.float64), candidates[self.contains(candidates)]
 
     def contains(self, g):
         return torch.tensor([e is not None for e in self.to_escnn_elements(g)], dtype=torch.bool)

@@ -17,6 +17,13 @@ where ``psi`` first appears among restricted harmonics, and at a generic point o
 already spans ``psi^Stab(x)``); for finite G (trivial stabiliser at a generic point) degrees are
 added until the span of ``{A c : A in End_G(psi), c a psi-component of Y_l(x0)}`` at a random
 point ``x0`` is all of ``psi``.
+
+For finite G that pointwise span is not the whole story: a finite group has invariant functions
+of the direction (e.g. ``cos(N theta)`` for C_N), and kernels whose angular profile goes through
+them need those invariants as inputs. With ``extra_degree`` the embedding adds the harmonics of
+``extra_degree`` more degrees and keeps their G-invariant components, so gates and the head can
+build angular profiles up to that band (the analytic cross-check uses the same band limit,
+:attr:`groups.compact.CompactGroup.angular_band`).
 """
 
 from __future__ import annotations
@@ -39,9 +46,14 @@ class HarmonicEmbedding(ConstantsModule):
         group: the :class:`~groups.compact.group.CompactGroup`.
         needed: the non-trivial G-irreps the kernel must produce; only their components are kept.
         eps: softening length of ``u = x / sqrt(|x|^2 + eps^2)`` (in the units of ``x``).
+        max_degree: cap on the degree (``None``: as high as completeness needs). ``1`` keeps only
+            ``Y_1 = x``, the input of a plain gated MLP, which is incomplete for Hom reps holding
+            irreps of higher degree (kept as an option to measure exactly that).
+        extra_degree: degrees added beyond the needed one, whose invariant components are kept too.
     """
 
-    def __init__(self, group, needed: list[IrreducibleRepresentation], eps: float = 0.05):
+    def __init__(self, group, needed: list[IrreducibleRepresentation], eps: float = 0.05,
+                 max_degree: int | None = None, extra_degree: int = 0):
         super().__init__()
         self.eps = eps
         gspace = group.gspace
@@ -52,6 +64,10 @@ class HarmonicEmbedding(ConstantsModule):
         std_cob = np.asarray(parent.standard_representation().change_of_basis, dtype=np.float64)
         self.register_constant("to_irrep_basis", np.linalg.inv(std_cob))
         degree = self._choose_degree(group, parent, gspace, needed)
+        degree = degree + extra_degree if max_degree is None else min(degree, max_degree)
+        if extra_degree:
+            G = group.escnn_group
+            needed = needed + [G.irrep(*G.trivial_representation.irreps[0])]
         for l in range(2, degree + 1):
             self._add_cg(l)
         kept_rows, kept_irreps = [], []

@@ -43,6 +43,9 @@ class CompactKernelNetwork(KernelNetwork):
         radial_max: range of the radial basis, in the units of ``x`` (the builder feeds ``x``
             divided by its length scale, so ``1.0`` is the kernel radius).
         eps: softening length of the harmonic embedding (see :class:`HarmonicEmbedding`).
+        harmonic_degree: cap on the harmonic embedding's degree. ``None`` (default) is complete;
+            ``1`` feeds the gated MLP with ``x`` alone, as the published implicit kernels do, which
+            is exact but incomplete (O(3), 1o -> 0e + 2e: rank 2 of dim Hom_H = 3).
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class CompactKernelNetwork(KernelNetwork):
         n_radial: int = 8,
         radial_max: float = 1.5,
         eps: float = 0.05,
+        harmonic_degree: int | None = None,
     ):
         super().__init__()
         if depth < 1 or width < 1 or scalar_width < 1 or n_radial < 1:
@@ -70,7 +74,8 @@ class CompactKernelNetwork(KernelNetwork):
 
         hom_irreps, hom_basis = hom_decomposition(rep_in, rep_out)
         hom_layout = IrrepLayout.from_counts((psi, 1) for psi in hom_irreps)
-        self.harmonics = HarmonicEmbedding(group, list(hom_layout.irreps), eps=eps)
+        self.harmonics = HarmonicEmbedding(group, list(hom_layout.irreps), eps=eps, max_degree=harmonic_degree,
+                                           extra_degree=group.angular_band if group.is_finite else 0)
 
         # embedding: radial basis (scalars), harmonics, attributes; concatenated then permuted
         # the constant input keeps the invariant Hom components reachable where the radial basis

@@ -42,6 +42,8 @@ class EscnnRep(Rep):
 
     def matrices(self, g):
         elements = self.group.to_escnn_elements(g)
+        if not elements:
+            return g.new_zeros(0, self.size, self.size)
         mats = np.stack([self.representation(e) for e in elements]).astype(np.float64)
         return torch.from_numpy(mats).to(device=g.device, dtype=g.dtype)
 
