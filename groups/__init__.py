@@ -11,13 +11,14 @@ import groups.clifford  # noqa: F401  (registers the Clifford family)
 import groups.compact  # noqa: F401  (registers the compact family)
 import groups.matrix  # noqa: F401  (registers the matrix-group built-ins)
 from groups.base import Group, Rep, signed_permutations
-from groups.kernel_network import KernelNetwork
+from groups.kernel_network import KernelNetwork, LinearHeadKernelNetwork
 from groups.matrix import MatrixGroup
 from groups.registry import get_group, list_groups, register_group, register_pattern
 
 __all__ = [
     "Group",
     "KernelNetwork",
+    "LinearHeadKernelNetwork",
     "MatrixGroup",
     "Rep",
     "get_group",

@@ -7,7 +7,8 @@ A family builds, for given reps, a :class:`KernelNetwork`: a G-equivariant map f
     K(g x, rho_attr(g) a) = rho_out(g) K(x, a) rho_in(g)^-1.
 
 How the network is built inside is the family's business: the compact family ends in a dense
-linear head over features, the Clifford family in products of multivector-valued operators.
+linear head over features (:class:`LinearHeadKernelNetwork`, which point convolutions exploit),
+the Clifford family in products of multivector-valued operators.
 """
 
 from __future__ import annotations
@@ -63,3 +64,24 @@ class KernelNetwork(ConstantsModule, ABC):
     @abstractmethod
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Draw fresh random parameters (from ``generator`` when given)."""
+
+
+class LinearHeadKernelNetwork(KernelNetwork):
+    """A kernel network whose last layer is linear: ``vec K(x, a) = head() @ features(x, a)``, with
+    ``vec`` row-major over ``(C_out, C_in)``. Layers use the factorisation to sum
+    ``features (x) input`` over edges before applying the head once per node, instead of building
+    one ``(C_out, C_in)`` kernel per edge."""
+
+    feature_size: int
+
+    @abstractmethod
+    def features(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
+        """``(..., n)`` positions (and attributes) -> ``(..., feature_size)``."""
+
+    @abstractmethod
+    def head(self) -> torch.Tensor:
+        """The last layer as a dense ``(out_size * in_size, feature_size)`` matrix."""
+
+    def forward(self, x, attr=None):
+        flat = self.features(x, attr) @ self.head().transpose(0, 1)
+        return flat.unflatten(-1, (self.out_size, self.in_size))

@@ -71,6 +71,13 @@ class ImplicitKernel(nn.Module):
         """The invariant envelope ``exp(-s(x) / (2 sigma^2))``, shape ``x.shape[:-1]``."""
         return torch.exp(-0.5 * self.group.invariant_norm2(x) / self.sigma.to(x.dtype) ** 2)
 
+    def scaled_features(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
+        """For networks with a linear head (:class:`groups.LinearHeadKernelNetwork`):
+        ``gain * shell(x) * features(x / radius, a)``, ``(..., feature_size)``, so that
+        ``vec K(x, a) = network.head() @ scaled_features(x, a)``."""
+        scale = self.gain.to(x.dtype) * self.shell(x)
+        return self.network.features(x / self.radius, attr) * scale[..., None]
+
     def forward(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
         check_positions(x, self.group)
         check_attr(attr, self.attr_rep, x.shape[:-1])

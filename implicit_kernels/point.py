@@ -15,12 +15,24 @@ import math
 import torch
 from torch import nn
 
-from groups import Rep
+from groups import LinearHeadKernelNetwork, Rep
 from implicit_kernels.bias import InvariantBias
 from implicit_kernels.kernel import ImplicitKernel
 from implicit_kernels.validation import check_attr, check_edge_index, check_features, check_positions, check_reps
 
 _CALIBRATION_SAMPLES = 2048
+
+
+def _neighbour_slots(dst: torch.Tensor, n_nodes: int) -> tuple[torch.Tensor, int]:
+    """For each edge its position among the edges into the same target, and the largest in-degree."""
+    if dst.numel() == 0:
+        return dst, 0
+    order = torch.argsort(dst, stable=True)
+    degree = torch.bincount(dst, minlength=n_nodes)
+    start = torch.cumsum(degree, 0) - degree
+    slot = torch.empty_like(dst)
+    slot[order] = torch.arange(dst.numel(), device=dst.device) - start[dst[order]]
+    return slot, int(degree.max())
 
 
 def ball_samples(m: int, n: int, radius: float, seed: int = 0) -> torch.Tensor:
@@ -95,14 +107,14 @@ class PointConv(nn.Module):
             )
         check_edge_index(edge_index, f.shape[0])
         check_attr(attr, self.attr_rep, edge_index.shape[1:])
-        src, dst = edge_index[0], edge_index[1]
-        out = f.new_zeros(f.shape[0], self.rep_out.size)
-        for start in range(0, src.numel(), self.chunk_size):
-            sl = slice(start, start + self.chunk_size)
-            rel = pos[src[sl]] - pos[dst[sl]]
-            kernel = self.kernel.evaluate(rel, attr[sl] if attr is not None else None)
-            messages = torch.einsum("eoi,ei->eo", kernel, f[src[sl]])
-            out = out.index_add(0, dst[sl], messages)
+        slot, width = _neighbour_slots(edge_index[1], f.shape[0])
+        # the padded neighbour lists cost N * max in-degree; skewed graphs take the per-edge path
+        padding_ok = 0 < width * f.shape[0] <= 4 * edge_index.shape[1]
+        if isinstance(self.kernel.network, LinearHeadKernelNetwork) and padding_ok:
+            out = self._aggregate_features(f, pos, edge_index, attr, slot, width)
+        else:
+            out = self._aggregate_kernels(f, pos, edge_index, attr)
+        dst = edge_index[1]
         if self.aggregation == "mean":
             degree = torch.bincount(dst, minlength=f.shape[0]).clamp_min(1).to(out.dtype)
             out = out / degree[:, None]
@@ -111,6 +123,34 @@ class PointConv(nn.Module):
         if self.bias is not None:
             out = out + self.bias().to(out.dtype)
         return out
+
+    def _aggregate_kernels(self, f, pos, edge_index, attr) -> torch.Tensor:
+        """``sum_j K(pos_j - pos_i, a_ij) f_j``, one ``(C_out, C_in)`` kernel per edge, in chunks."""
+        src, dst = edge_index
+        out = f.new_zeros(f.shape[0], self.rep_out.size)
+        for start in range(0, src.numel(), self.chunk_size):
+            sl = slice(start, start + self.chunk_size)
+            kernel = self.kernel.evaluate(pos[src[sl]] - pos[dst[sl]], attr[sl] if attr is not None else None)
+            out = out.index_add(0, dst[sl], torch.einsum("eoi,ei->eo", kernel, f[src[sl]]))
+        return out
+
+    def _aggregate_features(self, f, pos, edge_index, attr, slot, width) -> torch.Tensor:
+        """The same sum through the linear head ``H`` (``vec K = H phi``): per target ``i``,
+        ``A_i = sum_j phi(x_ij) f_j^T`` (``(F, C_in)``) as one batched matmul over the padded
+        neighbour lists, then ``out_i = H vec(A_i)``. No per-edge ``(C_out, C_in)`` kernel and no
+        per-edge ``(F, C_in)`` outer product is formed; the features ``phi`` are computed in chunks
+        of ``chunk_size`` edges."""
+        src, dst = edge_index
+        n_nodes = f.shape[0]
+        phi = torch.cat([
+            self.kernel.scaled_features(pos[src[sl]] - pos[dst[sl]], attr[sl] if attr is not None else None)
+            for sl in (slice(s, s + self.chunk_size) for s in range(0, src.numel(), self.chunk_size))
+        ])
+        padded_phi = phi.new_zeros(n_nodes, width, phi.shape[1]).index_put((dst, slot), phi)
+        padded_f = f.new_zeros(n_nodes, width, f.shape[1]).index_put((dst, slot), f[src])
+        summed = padded_phi.transpose(1, 2) @ padded_f  # (N, F, C_in)
+        head = self.kernel.network.head().reshape(self.rep_out.size, self.rep_in.size, -1).to(f.dtype)
+        return torch.einsum("nfi,oif->no", summed, head)
 
     def extra_repr(self) -> str:
         return f"aggregation={self.aggregation!r}, avg_degree={self.avg_degree}, chunk_size={self.chunk_size}"

@@ -142,7 +142,28 @@ class IrrepLinear(ConstantsModule):
         return F.pad(self.bias, (0, self.layout_out.size - self.bias.numel()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.dense_weight(), self.dense_bias())
+        """Block by block: per irrep, mix the copies with ``W[o, i, b]`` and apply the
+        endomorphism basis ``E_b`` inside each copy. That costs ``m_out (m_in + d) d`` per irrep
+        instead of the ``m_out m_in d^2`` of the dense matrix (:meth:`dense_weight`)."""
+        batch = x.shape[:-1]
+        # one split (not one slice per block) keeps the backward to a single concatenation
+        in_slices = [sl for _, _, sl in self.layout_in.blocks()]
+        blocks_in = dict(zip([sl.start for sl in in_slices], x.split([sl.stop - sl.start for sl in in_slices], dim=-1)))
+        paths = {out_slice.start: (key, in_slice, m_in, d) for key, out_slice, in_slice, m_in, d in self._paths}
+        pieces = []
+        for _, _, out_slice in self.layout_out.blocks():
+            if out_slice.start not in paths:
+                pieces.append(x.new_zeros(*batch, out_slice.stop - out_slice.start))
+                continue
+            key, in_slice, m_in, d = paths[out_slice.start]
+            copies = blocks_in[in_slice.start].unflatten(-1, (m_in, d))
+            mixed = torch.einsum("...ie,oib->...obe", copies, self.weights[key])
+            endo = self.constant(f"endo_{key}", x)
+            block = mixed[..., 0, :] if endo.shape[0] == 1 else torch.einsum("...obe,bde->...od", mixed, endo)
+            pieces.append(block.flatten(-2))
+        if self.bias is not None:  # the trivial block comes first in a layout
+            pieces[0] = pieces[0] + self.bias
+        return torch.cat(pieces, dim=-1)
 
 
 class Gate(nn.Module):
@@ -163,10 +184,8 @@ class Gate(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n_gates = self.layout.gated_fields
-        scalars = x[..., : self.scalars]
         if not n_gates:
-            return F.silu(scalars)
-        gates = x[..., self.scalars : self.scalars + n_gates]
-        fields = x[..., self.scalars + n_gates :]
+            return F.silu(x)
+        scalars, gates, fields = x.split([self.scalars, n_gates, x.shape[-1] - self.scalars - n_gates], dim=-1)
         gate = torch.repeat_interleave(torch.sigmoid(gates), self.gate_repeats, dim=-1)
         return torch.cat([F.silu(scalars), fields * gate], dim=-1)

@@ -27,10 +27,10 @@ from torch import nn
 from groups.compact.harmonics import HarmonicEmbedding
 from groups.compact.layers import Gate, IrrepLayout, IrrepLinear, irrep_permutation
 from groups.compact.rep import hom_decomposition
-from groups.kernel_network import KernelNetwork
+from groups.kernel_network import LinearHeadKernelNetwork
 
 
-class CompactKernelNetwork(KernelNetwork):
+class CompactKernelNetwork(LinearHeadKernelNetwork):
     """Kernel network for :class:`~groups.compact.group.CompactGroup` reps.
 
     Args:
@@ -134,10 +134,6 @@ class CompactKernelNetwork(KernelNetwork):
         bias = self.head_linear.dense_bias()
         bias = torch.zeros_like(weight[:, 0]) if bias is None else basis @ bias
         return torch.cat([weight, bias[:, None]], dim=1)
-
-    def forward(self, x, attr=None):
-        flat = self.features(x, attr) @ self.head().transpose(0, 1)
-        return flat.unflatten(-1, (self.out_size, self.in_size))
 
     def reset_parameters(self, generator=None):
         for module in self.modules():

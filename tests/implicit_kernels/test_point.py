@@ -168,3 +168,25 @@ def test_matrix_group_point_conv_under_continuous_elements(matrix_group, dtype, 
     for g in G.sample(3, generator=generator):
         t = torch.randn(G.n, generator=generator, dtype=torch.float64)
         assert point_conv_equivariance_error(conv, g, t, f, pos.to(dtype), edges) <= tolerance
+
+
+@pytest.mark.parametrize("graph", ["random", "star"])
+def test_head_factorised_sum_matches_per_edge_kernels(graph, generator):
+    """Compact kernels sum features through the linear head; the per-edge path must agree, in
+    values and gradients (a star graph, whose padding would be wasteful, takes the per-edge path)."""
+    G = get_group("O(3)")
+    rep_in, rep_out = mixed_reps(G)
+    conv = PointConv(rep_in, rep_out, radius=1.5).double()
+    if graph == "random":
+        pos, edges = random_cloud(30, 3, generator)
+    else:
+        pos = torch.randn(30, 3, generator=generator, dtype=torch.float64)
+        edges = torch.stack([torch.arange(1, 30), torch.zeros(29, dtype=torch.long)])
+    f = torch.randn(30, rep_in.size, generator=generator, dtype=torch.float64, requires_grad=True)
+    ours = conv(f, pos, edges)
+    (grad_ours,) = torch.autograd.grad(ours.square().sum(), f)
+    reference = conv._aggregate_kernels(f, pos, edges, None) / conv.avg_degree**0.5 + conv.bias().double()
+    (grad_reference,) = torch.autograd.grad(reference.square().sum(), f)
+    assert torch.allclose(ours, reference, atol=1e-12) and torch.allclose(grad_ours, grad_reference, atol=1e-10)
+    empty = conv(f, pos, torch.zeros(2, 0, dtype=torch.long))
+    assert torch.allclose(empty, conv.bias().double().expand(30, -1))
