@@ -1,0 +1,144 @@
+"""Models for the N-body task. Each maps a batch graph (see :func:`benchmarks.nbody.data.batch_graph`)
+to predicted positions ``(B n, 3)`` at the target frame.
+
+* :class:`SteerableNBody`: steerable point convolutions with implicit kernels for any group whose
+  reps have ``trivial`` and ``standard`` in Cartesian coordinates (escnn ``O(3)``, Clifford
+  ``O(3,0)``, matrix ``O(3)-mat``). Node
+  inputs: centred position and velocity (vectors), ``|v|`` and 1 (scalars); edge attributes
+  ``q_i q_j`` and ``|x_ij|``; gated scalar/vector hidden features with residuals; the output is a
+  displacement vector added to the input position.
+* :class:`EGNN`: E(n)-equivariant graph network with velocities, from Satorras et al. (2021).
+* :class:`MessagePassing`: a non-equivariant message-passing baseline of similar size.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from groups import get_group
+from implicit_kernels import PointConv
+
+
+def _mlp(sizes: list[int], last_activation: bool = False) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2 or last_activation:
+            layers.append(nn.SiLU())
+    return nn.Sequential(*layers)
+
+
+class GatedFields(nn.Module):
+    """``[s (S scalars), g (V gates), v (V vectors)] -> [silu(s), sigmoid(g) v]``; gates are
+    invariant, so this commutes with any group acting on the vectors."""
+
+    def __init__(self, scalars: int, vectors: int):
+        super().__init__()
+        self.scalars, self.vectors = scalars, vectors
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s, g, v = x.split([self.scalars, self.vectors, 3 * self.vectors], dim=-1)
+        gated = v.unflatten(-1, (self.vectors, 3)) * torch.sigmoid(g)[..., None]
+        return torch.cat([nn.functional.silu(s), gated.flatten(-2)], dim=-1)
+
+
+class SteerableNBody(nn.Module):
+    """Steerable point-convolution network (see the module docstring).
+
+    Args:
+        group: registry name of an O(3) family member (``"O(3)"``, ``"O(3,0)"``, ``"O(3)-mat"``,
+            or a subgroup such as ``"SO(3)"``).
+        scalars, vectors: hidden scalar and vector channels.
+        layers: number of hidden convolutions (with residuals).
+        **kernel_options: passed to every :class:`PointConv` (e.g. ``width``).
+    """
+
+    def __init__(self, group: str = "O(3)", scalars: int = 16, vectors: int = 8, layers: int = 4, **kernel_options):
+        super().__init__()
+        G = get_group(group)
+        self.scalars, self.vectors = scalars, vectors
+        rep_in = 2 * G.trivial + 2 * G.standard  # |v|, 1, centred x, v
+        hidden = scalars * G.trivial + vectors * G.standard
+        gated = (scalars + vectors) * G.trivial + vectors * G.standard
+        attr = 2 * G.trivial  # q_i q_j, |x_ij|
+
+        def conv(a, b):
+            return PointConv(a, b, attr, radius=3.0, avg_degree=4.0, **kernel_options)
+
+        self.convs = nn.ModuleList([conv(rep_in if i == 0 else hidden, gated) for i in range(layers)])
+        self.gate = GatedFields(scalars, vectors)
+        self.readout = conv(hidden, G.standard)
+        # the displacement starts small (the convolutions keep unit variance, displacements are ~0.5)
+        self.readout_scale = nn.Parameter(torch.tensor(0.1))
+
+    def forward(self, graph: dict[str, torch.Tensor]) -> torch.Tensor:
+        x, v, batch, edges = graph["positions"], graph["velocities"], graph["batch"], graph["edge_index"]
+        centre = x.new_zeros(int(batch.max()) + 1, 3).index_reduce(0, batch, x, "mean", include_self=False)
+        speed = v.norm(dim=-1, keepdim=True)
+        h = torch.cat([speed, torch.ones_like(speed), x - centre[batch], v], dim=-1)
+        attr = torch.stack([graph["edge_charge"], (x[edges[0]] - x[edges[1]]).norm(dim=-1)], dim=-1)
+        for i, conv in enumerate(self.convs):
+            update = self.gate(conv(h, x, edges, attr))
+            h = update if i == 0 else (h + update) / 2**0.5
+        return x + self.readout_scale * self.readout(h, x, edges, attr)
+
+
+class EGNN(nn.Module):
+    """E(n)-equivariant GNN with velocities (Satorras, Hoogeboom, Welling 2021), N-body variant:
+    ``m_ij = phi_e(h_i, h_j, |x_i - x_j|^2, a_ij)``,
+    ``v_i <- phi_v(h_i) v_i^0 + C sum_j (x_i - x_j) phi_x(m_ij)``, ``x_i <- x_i + v_i``,
+    ``h_i <- h_i + phi_h(h_i, sum_j m_ij)``, with ``C = 1 / (n - 1)``."""
+
+    def __init__(self, hidden: int = 64, layers: int = 4):
+        super().__init__()
+        self.embed = nn.Linear(1, hidden)
+        self.edge = nn.ModuleList([_mlp([2 * hidden + 2, hidden, hidden], last_activation=True) for _ in range(layers)])
+        self.coord = nn.ModuleList([_mlp([hidden, hidden, 1]) for _ in range(layers)])
+        self.vel = nn.ModuleList([_mlp([hidden, hidden, 1]) for _ in range(layers)])
+        # the last layer's node update would feed nothing: positions are the output
+        self.node = nn.ModuleList([_mlp([2 * hidden, hidden, hidden]) for _ in range(layers - 1)] + [nn.Identity()])
+
+    def forward(self, graph):
+        x, v0, edges = graph["positions"], graph["velocities"], graph["edge_index"]
+        src, dst = edges
+        h = self.embed(v0.norm(dim=-1, keepdim=True))
+        degree = torch.bincount(dst, minlength=len(x)).clamp_min(1).to(x.dtype)[:, None]
+        for layer, (edge, coord, vel, node) in enumerate(zip(self.edge, self.coord, self.vel, self.node)):
+            diff = x[dst] - x[src]  # x_i - x_j for the message j -> i
+            m = edge(torch.cat([h[dst], h[src], diff.pow(2).sum(-1, keepdim=True), graph["edge_charge"][:, None]], -1))
+            pull = torch.zeros_like(x).index_add(0, dst, diff * coord(m)) / degree
+            x = x + vel(h) * v0 + pull
+            if layer < len(self.node) - 1:
+                h = h + node(torch.cat([h, torch.zeros_like(h).index_add(0, dst, m)], -1))
+        return x
+
+
+class MessagePassing(nn.Module):
+    """Non-equivariant baseline: ``h_i^0 = MLP(x_i, v_i, |v_i|)``,
+    ``m_ij = MLP(h_i, h_j, x_j - x_i, a_ij)``, ``h_i <- h_i + MLP(h_i, sum_j m_ij)``; the output is
+    ``x + Linear(h)``."""
+
+    def __init__(self, hidden: int = 64, layers: int = 4):
+        super().__init__()
+        self.embed = _mlp([7, hidden, hidden])
+        self.edge = nn.ModuleList([_mlp([2 * hidden + 4, hidden, hidden], last_activation=True) for _ in range(layers)])
+        self.node = nn.ModuleList([_mlp([2 * hidden, hidden, hidden]) for _ in range(layers)])
+        self.out = nn.Linear(hidden, 3)
+
+    def forward(self, graph):
+        x, v, edges = graph["positions"], graph["velocities"], graph["edge_index"]
+        src, dst = edges
+        h = self.embed(torch.cat([x, v, v.norm(dim=-1, keepdim=True)], -1))
+        for edge, node in zip(self.edge, self.node):
+            m = edge(torch.cat([h[dst], h[src], x[src] - x[dst], graph["edge_charge"][:, None]], -1))
+            h = h + node(torch.cat([h, torch.zeros_like(h).index_add(0, dst, m)], -1))
+        return x + self.out(h)
+
+
+MODELS = {
+    "implicit-o3": lambda: SteerableNBody("O(3)"),
+    "implicit-so3": lambda: SteerableNBody("SO(3)"),
+    "egnn": EGNN,
+    "mpnn": MessagePassing,
+}

@@ -1,0 +1,83 @@
+"""N-body benchmark: the simulator's physics, the cached dataset, and smoke runs of the training
+script (every model, resume, and two processes under torchrun)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from benchmarks.nbody import data, simulate, train
+from benchmarks.nbody.models import MODELS
+
+
+def test_momentum_is_conserved_without_clipping():
+    generator = torch.Generator().manual_seed(0)
+    charges, x, v = simulate.initial_state(8, 5, generator)
+    positions, velocities = simulate.integrate(x, v, charges, steps=1001, clip=None)
+    momentum = velocities.sum(dim=2)  # unit masses
+    assert torch.allclose(momentum, v.sum(dim=1)[:, None].expand_as(momentum), atol=1e-10)
+
+
+def test_integrator_retraces_its_path_when_time_is_reversed():
+    generator = torch.Generator().manual_seed(1)
+    charges, x, v = simulate.initial_state(4, 5, generator)
+    x = x * 3  # well separated: smooth forces
+    positions, velocities = simulate.integrate(x, v, charges, steps=401, save_every=400)
+    back, _ = simulate.integrate(positions[:, -1], -velocities[:, -1], charges, steps=401, save_every=400)
+    assert (back[:, -1] - x).abs().max() < 1e-2 * (positions[:, -1] - x).abs().max()
+
+
+def test_charges_velocities_and_frames():
+    sim = simulate.simulate(400, torch.Generator().manual_seed(2))
+    assert sim["positions"].shape == (400, 49, 5, 3)
+    assert set(sim["charges"].unique().tolist()) == {-1.0, 1.0}
+    assert abs(float((sim["charges"] > 0).double().mean()) - 0.5) < 0.05
+    first = simulate.initial_state(3, 5, torch.Generator().manual_seed(3))[2]
+    assert torch.allclose(first.norm(dim=-1), torch.full((3, 5), 0.5, dtype=torch.float64))
+
+
+def test_dataset_is_deterministic_cached_and_checked(tmp_path):
+    sizes = (6, 4, 4)
+    a = data.load(sizes, seed=7, cache=tmp_path)
+    files = list(tmp_path.glob("*.pt"))
+    assert len(files) == 1
+    b = data.load(sizes, seed=7, cache=tmp_path)
+    assert torch.equal(a["test"].target, b["test"].target)
+    stored = torch.load(files[0])
+    stored["tensors"]["test_target"] += 1.0  # a corrupted cache is regenerated
+    torch.save(stored, files[0])
+    assert torch.equal(data.load(sizes, seed=7, cache=tmp_path)["test"].target, a["test"].target)
+    assert not torch.equal(data.load(sizes, seed=8, cache=None)["train"].positions, a["train"].positions)
+    graph = data.batch_graph(a["train"])
+    assert graph["edge_index"].shape == (2, 6 * 20) and graph["batch"].max() == 5
+    src, dst = graph["edge_index"]
+    assert torch.equal(graph["edge_charge"], graph["charges"][src] * graph["charges"][dst])
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_every_model_trains_and_equivariant_ones_are(model, tmp_path):
+    out = tmp_path / "result.json"
+    args = ["--model", model, "--epochs", "2", "--eval-every", "1", "--sizes", "20", "10", "10",
+            "--batch-size", "10", "--cache", str(tmp_path), "--out", str(out), "--checkpoint", str(tmp_path / "ck.pt")]
+    result = train.main(args)
+    assert json.loads(out.read_text())["epochs"] == 2 and len(result["history"]) == 2
+    assert result["test_mse_at_best_val"] == min(result["history"], key=lambda h: h["val"])["test"]
+    assert (result["rotation_error"] < 1e-5) == (model != "mpnn")
+    assert (result["reflection_error"] < 1e-5) == (model not in ("mpnn", "implicit-so3"))
+    resumed = train.main(args[:3] + ["3"] + args[4:] + ["--resume"])
+    assert resumed["epochs"] == 3 and len(resumed["history"]) == 3
+
+
+def test_two_processes_under_torchrun(tmp_path):
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    out = tmp_path / "ddp.json"
+    command = [torchrun, "--nproc_per_node=2", "-m", "benchmarks.nbody.train", "--model", "egnn", "--epochs", "2",
+               "--eval-every", "1", "--sizes", "20", "10", "10", "--batch-size", "10", "--cache", str(tmp_path),
+               "--out", str(out)]
+    subprocess.run(command, check=True, timeout=300, capture_output=True)
+    result = json.loads(out.read_text())
+    assert result["world_size"] == 2 and result["epochs"] == 2
