@@ -117,3 +117,14 @@ class DualRep(GeneratedRep):
 
     def __repr__(self) -> str:
         return f"({self.rep!r})*"
+
+
+class DerivedRepAlgebra:
+    """Group mixin: tensor products and duals as the generic :class:`TensorProductRep` and
+    :class:`DualRep`, for families whose own reps do not close under them."""
+
+    def tensor_product(self, a: Rep, b: Rep) -> Rep:
+        return TensorProductRep(a, b)
+
+    def dual(self, rep: Rep) -> Rep:
+        return DualRep(rep)

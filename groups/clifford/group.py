@@ -12,7 +12,7 @@ from groups.base import Group, Rep
 from groups.clifford.algebra import CliffordAlgebra
 from groups.clifford.network import CliffordKernelNetwork
 from groups.clifford.rep import CliffordRep
-from groups.derived_reps import DirectSumRep, DualRep, TensorProductRep, block_diagonal
+from groups.derived_reps import DerivedRepAlgebra, DirectSumRep, block_diagonal
 from groups.kernel_network import KernelNetwork
 from groups.registry import get_group
 from groups.solver import intertwiner_basis
@@ -33,7 +33,7 @@ def _haar_orthogonal(k: int, m: int, generator: torch.Generator | None) -> torch
     return Q * torch.sign(torch.diagonal(R, dim1=-2, dim2=-1))[:, None, :]
 
 
-class PseudoOrthogonalGroup(Group):
+class PseudoOrthogonalGroup(DerivedRepAlgebra, Group):
     """``O(p, q) = {g : g^T eta g = eta}``, ``eta = diag(+1 x p, -1 x q)``, acting on ``R^{p,q}``.
 
     Its reps are fields of the Clifford algebra Cl(p, q) (:class:`CliffordRep`): ``G.multivector``,
@@ -157,12 +157,6 @@ class PseudoOrthogonalGroup(Group):
         if all(isinstance(r, CliffordRep) for r in reps):
             return CliffordRep(self, tuple(f for r in reps for f in r.fields))
         return DirectSumRep(reps)
-
-    def tensor_product(self, a, b):
-        return TensorProductRep(a, b)
-
-    def dual(self, rep):
-        return DualRep(rep)
 
     def invariant_norm2(self, x):
         """``|q(x)| = |<x, x>|``: invariant and non-negative, but zero on the whole light cone
