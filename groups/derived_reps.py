@@ -3,7 +3,7 @@
 Families with their own closed-form rep algebra (escnn's) do not need these; families defined by
 matrices (Clifford groups, groups from generators) use them. Each composes ``rho`` and its Lie
 algebra derivative ``d rho`` from its parts, and finds invariants numerically from the group's
-generators (:meth:`groups.base.Group.generators`) with :func:`groups.solver.intertwiner_basis`.
+generators (:meth:`groups.base.Group.generators`) with :func:`groups.solver.equivariant_maps`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from groups.base import Rep
-from groups.solver import intertwiner_basis
+from groups.solver import equivariant_maps
 
 
 def block_diagonal(blocks: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -52,11 +52,8 @@ class GeneratedRep(Rep):
     """A rep whose invariants are solved numerically from the group's generators."""
 
     def invariant_basis(self) -> torch.Tensor:
-        lie, discrete = self.group.generators()
-        trivial = torch.zeros(1, 1, dtype=torch.float64)
-        pairs = [(trivial, self.differential(A)) for A in lie]
-        pairs += [(trivial + 1, m) for m in self.matrices(discrete)]
-        return intertwiner_basis(pairs, 1, self.size)
+        maps = equivariant_maps(self.group.trivial, self, *self.group.generators())
+        return maps[:, :, 0].T
 
 
 class DirectSumRep(GeneratedRep):

@@ -20,7 +20,7 @@ import torch
 
 from groups import Rep
 from groups.compact import CompactGroup
-from groups.solver import intertwiner_basis
+from groups.solver import equivariant_maps
 from implicit_kernels.kernel import ImplicitKernel
 
 
@@ -112,10 +112,7 @@ def stabiliser_hom_dim(rep_in: Rep, rep_out: Rep, x: torch.Tensor, rtol: float =
     """``dim Hom_H(rho_in, rho_out)`` for ``H = Stab(x)``, solved numerically: the maps ``W`` with
     ``d rho_out(A) W = W d rho_in(A)`` and ``rho_out(h) W = W rho_in(h)`` for the generators
     ``A``, ``h`` the group gives for the stabiliser (``group.stabiliser_generators(x)``)."""
-    lie, discrete = rep_in.group.stabiliser_generators(x)
-    pairs = [(rep_in.differential(A), rep_out.differential(A)) for A in lie]
-    pairs += list(zip(rep_in.matrices(discrete), rep_out.matrices(discrete)))
-    return intertwiner_basis(pairs, rep_in.size, rep_out.size, rtol).shape[1]
+    return len(equivariant_maps(rep_in, rep_out, *rep_in.group.stabiliser_generators(x), rtol))
 
 
 def coverage(kernel: ImplicitKernel, x: torch.Tensor) -> tuple[int, int]:

@@ -107,12 +107,13 @@ class PointConv(nn.Module):
             )
         check_edge_index(edge_index, f.shape[0])
         check_attr(attr, self.attr_rep, edge_index.shape[1:])
-        slot, width = _neighbour_slots(edge_index[1], f.shape[0])
-        # the padded neighbour lists cost N * max in-degree; skewed graphs take the per-edge path
-        padding_ok = 0 < width * f.shape[0] <= 4 * edge_index.shape[1]
-        if isinstance(self.kernel.network, LinearHeadKernelNetwork) and padding_ok:
-            out = self._aggregate_features(f, pos, edge_index, attr, slot, width)
-        else:
+        out = None
+        if isinstance(self.kernel.network, LinearHeadKernelNetwork):
+            slot, width = _neighbour_slots(edge_index[1], f.shape[0])
+            # the padded neighbour lists cost N * max in-degree; skewed graphs take the per-edge path
+            if 0 < width * f.shape[0] <= 4 * edge_index.shape[1]:
+                out = self._aggregate_features(f, pos, edge_index, attr, slot, width)
+        if out is None:
             out = self._aggregate_kernels(f, pos, edge_index, attr)
         dst = edge_index[1]
         if self.aggregation == "mean":

@@ -15,7 +15,7 @@ from groups.clifford.rep import CliffordRep
 from groups.derived_reps import DerivedRepAlgebra, DirectSumRep, block_diagonal
 from groups.kernel_network import KernelNetwork
 from groups.registry import get_group
-from groups.solver import intertwiner_basis
+from groups.solver import equivariant_maps
 
 # the multivector grades of Cl(n, 0) as escnn irreps of O(n) (ids of escnn's O(2) and O(3))
 _ESCNN_GRADE_IRREPS = {
@@ -181,11 +181,10 @@ class PseudoOrthogonalGroup(DerivedRepAlgebra, Group):
             for k in field:
                 irrep = compact.irrep(*grade_irreps[k])
                 grade = self.grade(k)
-                pairs = zip(irrep.matrices(samples), grade.matrices(samples))
-                solution = intertwiner_basis(pairs, irrep.size, grade.size)
-                if solution.shape[1] != 1:
+                solution = equivariant_maps(irrep, grade, torch.zeros(0, self.n, self.n), samples)
+                if len(solution) != 1:
                     raise RuntimeError(f"grade {k} of {self.name} did not match escnn's irrep {grade_irreps[k]}")
-                q = solution[:, 0].reshape(grade.size, irrep.size)
+                q = solution[0]
                 blocks.append(q * math.sqrt(grade.size) / q.norm())
                 escnn_parts.append(irrep)
         return compact.direct_sum(escnn_parts), torch.block_diag(*blocks)

@@ -30,7 +30,7 @@ from groups.base import Rep
 from groups.derived_reps import DirectSumRep, DualRep, TensorProductRep
 from groups.kernel_network import KernelNetwork
 from groups.matrix.reps import SymmetricPowerRep
-from groups.solver import intertwiner_basis
+from groups.solver import equivariant_maps
 
 INVARIANT_DEGREES = (2, 3, 4)
 
@@ -46,15 +46,6 @@ class BlockBasis:
     attr_maps: torch.Tensor | None
 
 
-def _equivariant_maps(group, source: Rep, target: Rep, rtol: float) -> torch.Tensor:
-    """Basis ``(m, target.size, source.size)`` of the equivariant maps ``source -> target``."""
-    lie, discrete = group.generators()
-    pairs = [(source.differential(A), target.differential(A)) for A in lie]
-    pairs += list(zip(source.matrices(discrete), target.matrices(discrete)))
-    basis = intertwiner_basis(pairs, source.size, target.size, rtol)
-    return basis.T.reshape(-1, target.size, source.size)
-
-
 def _parts(rep: Rep) -> list[Rep]:
     return list(rep.parts) if isinstance(rep, DirectSumRep) else [rep]
 
@@ -65,9 +56,7 @@ def _stabiliser_target(group, hom: Rep, x: torch.Tensor, rtol: float) -> int | N
         lie, discrete = group.stabiliser_generators(x)
     except NotImplementedError:
         return None
-    trivial = torch.zeros(1, 1, dtype=torch.float64)
-    pairs = [(trivial, hom.differential(A)) for A in lie] + [(trivial + 1, m) for m in hom.matrices(discrete)]
-    return intertwiner_basis(pairs, 1, hom.size, rtol).shape[1]
+    return len(equivariant_maps(group.trivial, hom, lie, discrete, rtol))
 
 
 def solve_kernel_basis(group, rep_in: Rep, rep_out: Rep, attr: Rep | None, max_degree: int, rtol: float):
@@ -90,7 +79,7 @@ def solve_kernel_basis(group, rep_in: Rep, rep_out: Rep, attr: Rep | None, max_d
             target = _stabiliser_target(group, hom, probe, rtol)
             maps, values = [], []
             for power in powers:
-                found = _equivariant_maps(group, power, hom, rtol)
+                found = equivariant_maps(power, hom, *group.generators(), rtol)
                 maps.append(found)
                 values.append(found @ power.monomials(probe))
                 stacked = torch.cat(values)
@@ -103,12 +92,12 @@ def solve_kernel_basis(group, rep_in: Rep, rep_out: Rep, attr: Rep | None, max_d
                         f"polynomials of degree <= {max_degree} reach rank {reached} of dim Hom_H = {target} "
                         f"for {hom!r} of {group.name}; raise max_degree"
                     )
-            attr_maps = _equivariant_maps(group, attr, hom, rtol) if attr is not None else None
+            attr_maps = equivariant_maps(attr, hom, *group.generators(), rtol) if attr is not None else None
             blocks.append(BlockBasis(slice(out_offset, out_offset + out_part.size),
                                      slice(in_offset, in_offset + in_part.size), maps, attr_maps))
             in_offset += in_part.size
         out_offset += out_part.size
-    invariants = [_equivariant_maps(group, powers_k, group.trivial, rtol)
+    invariants = [equivariant_maps(powers_k, group.trivial, *group.generators(), rtol)
                   for powers_k in (SymmetricPowerRep(group, k) for k in INVARIANT_DEGREES)]
     result = (blocks, invariants, time.perf_counter() - start)
     group._kernel_bases[key] = result
