@@ -68,15 +68,13 @@ class ImplicitKernel(nn.Module):
         return self.log_sigma.exp()
 
     def shell(self, x: torch.Tensor) -> torch.Tensor:
-        """The invariant envelope ``exp(-s(x) / (2 sigma^2))``, shape ``x.shape[:-1]``."""
+        """The invariant radial shell ``exp(-s(x) / (2 sigma^2))``, shape ``x.shape[:-1]``."""
         return torch.exp(-0.5 * self.group.invariant_norm2(x) / self.sigma.to(x.dtype) ** 2)
 
-    def scaled_features(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
-        """For networks with a linear head (:class:`groups.LinearHeadKernelNetwork`):
-        ``gain * shell(x) * features(x / radius, a)``, ``(..., feature_size)``, so that
-        ``vec K(x, a) = network.head() @ scaled_features(x, a)``."""
-        scale = self.gain.to(x.dtype) * self.shell(x)
-        return self.network.features(x / self.radius, attr) * scale[..., None]
+    def envelope(self, x: torch.Tensor) -> torch.Tensor:
+        """The invariant factor ``gain * shell(x)``, shape ``x.shape[:-1]``: ``K(x, a)`` is
+        ``envelope(x)`` times the network's output at ``x / radius``."""
+        return self.gain.to(x.dtype) * self.shell(x)
 
     def forward(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
         check_positions(x, self.group)
@@ -85,8 +83,7 @@ class ImplicitKernel(nn.Module):
 
     def evaluate(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`forward` without the input checks, for layers that validated their inputs already."""
-        scale = self.gain.to(x.dtype) * self.shell(x)
-        return self.network(x / self.radius, attr) * scale[..., None, None]
+        return self.network(x / self.radius, attr) * self.envelope(x)[..., None, None]
 
     @torch.no_grad()
     def calibrate_(self, x: torch.Tensor, attr: torch.Tensor | None = None, fan: float = 1.0) -> None:

@@ -23,16 +23,35 @@ from implicit_kernels.validation import check_attr, check_edge_index, check_feat
 _CALIBRATION_SAMPLES = 2048
 
 
-def _neighbour_slots(dst: torch.Tensor, n_nodes: int) -> tuple[torch.Tensor, int]:
-    """For each edge its position among the edges into the same target, and the largest in-degree."""
-    if dst.numel() == 0:
-        return dst, 0
+def _neighbour_tables(dst: torch.Tensor, n_nodes: int, max_slots: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Padded neighbour lists, grouped by in-degree.
+
+    Targets with incoming edges are sorted by in-degree and cut into groups of at most
+    ``max_slots`` padded slots (a group holding one node of larger degree is allowed). Each group
+    is ``(nodes, edges)``: ``nodes`` ``(m,)`` and ``edges`` ``(m, w)``, the incoming edge ids of
+    each node padded with ``dst.numel()`` to the group's largest degree ``w``. Sorting by degree
+    keeps the padding small on graphs with uneven degrees.
+    """
+    n_edges = dst.numel()
     order = torch.argsort(dst, stable=True)
     degree = torch.bincount(dst, minlength=n_nodes)
     start = torch.cumsum(degree, 0) - degree
-    slot = torch.empty_like(dst)
-    slot[order] = torch.arange(dst.numel(), device=dst.device) - start[dst[order]]
-    return slot, int(degree.max())
+    nodes = torch.argsort(degree, stable=True)
+    nodes = nodes[degree[nodes] > 0]
+    sorted_degree = degree[nodes].tolist()
+    groups, first = [], 0
+    while first < len(nodes):
+        last = first + 1
+        while last < len(nodes) and (last + 1 - first) * sorted_degree[last] <= max_slots:
+            last += 1
+        group = nodes[first:last]
+        slots = torch.arange(sorted_degree[last - 1], device=dst.device)
+        position = start[group, None] + slots
+        valid = slots < degree[group, None]
+        edges = torch.where(valid, order[position.clamp_max(max(n_edges - 1, 0))], n_edges)
+        groups.append((group, edges))
+        first = last
+    return groups
 
 
 def ball_samples(m: int, n: int, radius: float, seed: int = 0) -> torch.Tensor:
@@ -54,8 +73,10 @@ class PointConv(nn.Module):
         avg_degree: expected number of incoming edges; summed messages are divided by its square
             root so that outputs keep unit variance at initialisation.
         bias: learnable bias on the invariant part of ``rep_out``.
-        chunk_size: edges per kernel evaluation in the forward pass, to bound the memory of the
-            ``(chunk, C_out, C_in)`` kernel tensor.
+        chunk_size: edges (padded neighbour slots for linear-head kernels) processed at once. It
+            bounds the memory of the per-edge features or kernels; the default keeps every
+            intermediate small enough for the allocator to reuse (large CPU tensors are mapped
+            fresh from the OS on every call, and their page faults cost more than the arithmetic).
         **kernel_options: passed to :class:`ImplicitKernel`.
     """
 
@@ -69,7 +90,7 @@ class PointConv(nn.Module):
         aggregation: str = "sum",
         avg_degree: float = 1.0,
         bias: bool = True,
-        chunk_size: int = 65536,
+        chunk_size: int = 4096,
         **kernel_options,
     ):
         super().__init__()
@@ -107,13 +128,9 @@ class PointConv(nn.Module):
             )
         check_edge_index(edge_index, f.shape[0])
         check_attr(attr, self.attr_rep, edge_index.shape[1:])
-        out = None
         if isinstance(self.kernel.network, LinearHeadKernelNetwork):
-            slot, width = _neighbour_slots(edge_index[1], f.shape[0])
-            # the padded neighbour lists cost N * max in-degree; skewed graphs take the per-edge path
-            if 0 < width * f.shape[0] <= 4 * edge_index.shape[1]:
-                out = self._aggregate_features(f, pos, edge_index, attr, slot, width)
-        if out is None:
+            out = self._aggregate_features(f, pos, edge_index, attr)
+        else:
             out = self._aggregate_kernels(f, pos, edge_index, attr)
         dst = edge_index[1]
         if self.aggregation == "mean":
@@ -135,23 +152,35 @@ class PointConv(nn.Module):
             out = out.index_add(0, dst[sl], torch.einsum("eoi,ei->eo", kernel, f[src[sl]]))
         return out
 
-    def _aggregate_features(self, f, pos, edge_index, attr, slot, width) -> torch.Tensor:
-        """The same sum through the linear head ``H`` (``vec K = H phi``): per target ``i``,
-        ``A_i = sum_j phi(x_ij) f_j^T`` (``(F, C_in)``) as one batched matmul over the padded
-        neighbour lists, then ``out_i = H vec(A_i)``. No per-edge ``(C_out, C_in)`` kernel and no
-        per-edge ``(F, C_in)`` outer product is formed; the features ``phi`` are computed in chunks
-        of ``chunk_size`` edges."""
+    def _aggregate_features(self, f, pos, edge_index, attr) -> torch.Tensor:
+        """The same sum through the linear head ``H`` (``vec K = envelope * H phi``): per target
+        ``i``, ``A_i = sum_j phi(x_ij) (envelope(x_ij) f_j)^T`` (``(F, C_in)``), one batched matmul
+        per group of padded neighbour lists (:func:`_neighbour_tables`), then ``out_i = H vec(A_i)``.
+        No per-edge ``(C_out, C_in)`` kernel and no per-edge ``(F, C_in)`` outer product is formed,
+        and at most about ``chunk_size`` edge slots are live per group. Padded slots see a zero
+        offset and zero input, so they add nothing."""
         src, dst = edge_index
-        n_nodes = f.shape[0]
-        phi = torch.cat([
-            self.kernel.scaled_features(pos[src[sl]] - pos[dst[sl]], attr[sl] if attr is not None else None)
-            for sl in (slice(s, s + self.chunk_size) for s in range(0, src.numel(), self.chunk_size))
-        ])
-        padded_phi = phi.new_zeros(n_nodes, width, phi.shape[1]).index_put((dst, slot), phi)
-        padded_f = f.new_zeros(n_nodes, width, f.shape[1]).index_put((dst, slot), f[src])
-        summed = padded_phi.transpose(1, 2) @ padded_f  # (N, F, C_in)
-        head = self.kernel.network.head().reshape(self.rep_out.size, self.rep_in.size, -1).to(f.dtype)
-        return torch.einsum("nfi,oif->no", summed, head)
+        n_nodes, network = f.shape[0], self.kernel.network
+        offsets = _with_zero_row(pos[src] - pos[dst])
+        inputs = _with_zero_row(f[src] * self.kernel.envelope(offsets[:-1])[:, None])
+        attrs = _with_zero_row(attr) if attr is not None else None
+        tables = _neighbour_tables(dst, n_nodes, self.chunk_size)
+        summed = [
+            network.features(offsets[edges] / self.kernel.radius, attrs[edges] if attrs is not None else None)
+            .transpose(1, 2) @ inputs[edges]
+            for _, edges in tables
+        ]
+        head = network.head().reshape(self.rep_out.size, self.rep_in.size, -1).to(f.dtype)
+        out = f.new_zeros(n_nodes, self.rep_out.size)
+        if tables:
+            nodes = torch.cat([nodes for nodes, _ in tables])
+            out = out.index_copy(0, nodes, torch.einsum("nfi,oif->no", torch.cat(summed), head))
+        return out
 
     def extra_repr(self) -> str:
         return f"aggregation={self.aggregation!r}, avg_degree={self.avg_degree}, chunk_size={self.chunk_size}"
+
+
+def _with_zero_row(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with a row of zeros appended (the target of padded edge ids)."""
+    return torch.cat([x, x.new_zeros(1, *x.shape[1:])])

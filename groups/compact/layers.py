@@ -1,12 +1,11 @@
-"""Exactly equivariant MLP building blocks working in escnn's irrep basis.
+"""Exactly equivariant linear building blocks working in escnn's irrep basis.
 
 Features live in an :class:`IrrepLayout`: for each distinct irrep ``psi`` (trivial first) a block
 of ``multiplicity x dim(psi)`` numbers, stored row-major as ``(copy, component)``. In this basis
 the equivariant linear maps are block diagonal by Schur's lemma: copy ``j`` of ``psi`` in the
 output is ``sum_i sum_b w[j, i, b] E_b x_i`` with ``E_b`` escnn's basis of ``End_G(psi)`` (one
-matrix for real-type irreps, two for complex type, four for quaternionic type). The only
-nonlinearity is a gate: scalars pass through SiLU, every other field is multiplied by the sigmoid
-of its own invariant gate scalar. Both are exact: no sampling over the group is involved.
+matrix for real-type irreps, two for complex type, four for quaternionic type). This is exact: no
+sampling over the group is involved.
 """
 
 from __future__ import annotations
@@ -56,17 +55,6 @@ class IrrepLayout:
     def scalar_count(self) -> int:
         """Number of trivial (invariant) channels."""
         return self.multiplicities[0] if self.irreps and self.irreps[0].is_trivial() else 0
-
-    @property
-    def gated_fields(self) -> int:
-        """Number of non-trivial fields (each needs one gate)."""
-        return sum(self.multiplicities) - self.scalar_count
-
-    def with_scalars(self, extra: int) -> IrrepLayout:
-        """This layout with ``extra`` more trivial channels (added at the end of the scalar block)."""
-        if not self.scalar_count:
-            raise ValueError("a layout without a trivial irrep cannot grow scalars here")
-        return IrrepLayout(self.irreps, (self.multiplicities[0] + extra,) + self.multiplicities[1:])
 
 
 def irrep_permutation(irreps: Sequence[IrreducibleRepresentation], layout: IrrepLayout) -> torch.Tensor:
@@ -164,28 +152,3 @@ class IrrepLinear(ConstantsModule):
         if self.bias is not None:  # the trivial block comes first in a layout
             pieces[0] = pieces[0] + self.bias
         return torch.cat(pieces, dim=-1)
-
-
-class Gate(nn.Module):
-    """Gated nonlinearity on ``layout`` (the output layout).
-
-    Input: ``layout.with_scalars(layout.gated_fields)``, i.e. the scalars, then one gate scalar
-    per non-trivial field, then the non-trivial fields. Output: ``silu(scalars)`` followed by every
-    non-trivial field times ``sigmoid(its gate)``. Gates are invariant, so this is equivariant.
-    """
-
-    def __init__(self, layout: IrrepLayout):
-        super().__init__()
-        self.layout = layout
-        self.in_layout = layout.with_scalars(layout.gated_fields) if layout.gated_fields else layout
-        self.scalars = layout.scalar_count
-        sizes = [irrep.size for irrep, m, _ in layout.blocks() if not irrep.is_trivial() for _ in range(m)]
-        self.register_buffer("gate_repeats", torch.tensor(sizes, dtype=torch.long), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n_gates = self.layout.gated_fields
-        if not n_gates:
-            return F.silu(x)
-        scalars, gates, fields = x.split([self.scalars, n_gates, x.shape[-1] - self.scalars - n_gates], dim=-1)
-        gate = torch.repeat_interleave(torch.sigmoid(gates), self.gate_repeats, dim=-1)
-        return torch.cat([F.silu(scalars), fields * gate], dim=-1)

@@ -8,6 +8,7 @@ from conftest import matrix_reps, mixed_reps
 from groups import get_group
 from implicit_kernels import PointConv, radius_graph
 from implicit_kernels.equivariance import point_conv_equivariance_error
+from implicit_kernels.point import _neighbour_tables
 
 
 def random_cloud(n_points, dim, generator, dtype=torch.float64):
@@ -171,12 +172,14 @@ def test_matrix_group_point_conv_under_continuous_elements(matrix_group, dtype, 
 
 
 @pytest.mark.parametrize("graph", ["random", "star"])
-def test_head_factorised_sum_matches_per_edge_kernels(graph, generator):
-    """Compact kernels sum features through the linear head; the per-edge path must agree, in
-    values and gradients (a star graph, whose padding would be wasteful, takes the per-edge path)."""
+@pytest.mark.parametrize("chunk_size", [8, 4096])
+def test_head_factorised_sum_matches_per_edge_kernels(graph, chunk_size, generator):
+    """Compact kernels sum features through the linear head over padded neighbour lists; the
+    per-edge path must agree, in values and gradients, on uneven degrees (a star) and when small
+    chunks cut the neighbour lists into many groups."""
     G = get_group("O(3)")
     rep_in, rep_out = mixed_reps(G)
-    conv = PointConv(rep_in, rep_out, radius=1.5).double()
+    conv = PointConv(rep_in, rep_out, radius=1.5, chunk_size=chunk_size).double()
     if graph == "random":
         pos, edges = random_cloud(30, 3, generator)
     else:
@@ -190,3 +193,20 @@ def test_head_factorised_sum_matches_per_edge_kernels(graph, generator):
     assert torch.allclose(ours, reference, atol=1e-12) and torch.allclose(grad_ours, grad_reference, atol=1e-10)
     empty = conv(f, pos, torch.zeros(2, 0, dtype=torch.long))
     assert torch.allclose(empty, conv.bias().double().expand(30, -1))
+
+
+@pytest.mark.parametrize("max_slots", [1, 7, 64])
+def test_neighbour_tables_hold_every_edge_once(max_slots, generator):
+    """Every edge sits in exactly one slot, in its target's row; the rest is padding; groups stay
+    within ``max_slots`` unless a single node needs more; nodes without edges are left out."""
+    n_nodes, n_edges = 40, 300
+    dst = torch.randint(0, n_nodes - 5, (n_edges,), generator=generator)
+    tables = _neighbour_tables(dst, n_nodes, max_slots)
+    seen = torch.cat([edges[edges < n_edges] for _, edges in tables])
+    assert torch.equal(seen.sort().values, torch.arange(n_edges))
+    for nodes, edges in tables:
+        assert edges.numel() <= max_slots or len(nodes) == 1
+        rows = nodes[:, None].expand_as(edges)
+        assert torch.equal(dst[edges[edges < n_edges]], rows[edges < n_edges])
+    nodes = torch.cat([nodes for nodes, _ in tables])
+    assert set(nodes.tolist()) == set(dst.tolist())
