@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,11 +26,13 @@ from implicit_kernels.analytic import (
 )
 from implicit_kernels.equivariance import check_equivariance, relative_error
 from implicit_kernels.kernel import ImplicitKernel
+from implicit_kernels.measure import seconds_and_peak_mb
 from implicit_kernels.point import ball_samples
 from implicit_kernels.rep_strings import parse_rep
 
 COST_POINTS = (100, 1000, 10000, 100000)
 BALL_RADIUS = 1.5
+ANALYTIC_CHUNK = 1000  # points per sampling of the analytic basis in evaluation_cost
 
 # the --all matrix: (group, rep_in, rep_out, kernel options, measure the evaluation cost)
 ALL_CASES = [
@@ -146,31 +145,14 @@ def fit_error(rep_in: Rep, rep_out: Rep, elements: int = 2, steps: int = 300, po
     return worst
 
 
-def _peak_rss_mb(run: Callable[[], object]) -> float | None:
-    """Peak resident memory (MB) above the level before ``run``, from Linux's ``VmHWM`` after
-    resetting it (``/proc/self/clear_refs``); ``None`` where that is not available."""
-    def read(key: str) -> float:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(key):
-                return float(line.split()[1]) / 1024
-        raise KeyError(key)
-
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        before = read("VmRSS:")
-        run()
-        return max(read("VmHWM:") - before, 0.0)
-    except OSError:
-        run()
-        return None
-
-
 def evaluation_cost(kernel: ImplicitKernel, counts=COST_POINTS, repeats: int = 3) -> list[dict]:
-    """Median time (over ``repeats`` runs, one run from 10^5 points on) and peak memory of
+    """Median time (over ``repeats`` runs; one run when it takes over 2 s) and peak memory of
     evaluating the kernel at ``m`` points, for each ``m`` in
     ``counts`` (uniform in the ball of radius 1.5): the implicit kernel's forward pass against
     sampling escnn's analytic basis and contracting it with one weight per basis element (what an
-    analytic layer does; escnn's own basis object is cached between calls)."""
+    analytic layer does; escnn's own basis object is cached between calls). The basis is sampled
+    in chunks of :data:`ANALYTIC_CHUNK` points, which bounds its ``(m, basis size, C_out, C_in)``
+    tensor."""
     rows = []
     rep_in, rep_out, n = kernel.rep_in, kernel.rep_out, kernel.group.n
     for m in counts:
@@ -181,18 +163,16 @@ def evaluation_cost(kernel: ImplicitKernel, counts=COST_POINTS, repeats: int = 3
                 return kernel(x)
 
         def analytic(x: torch.Tensor = x) -> torch.Tensor:
-            basis = analytic_basis(rep_in, rep_out, x, BALL_RADIUS)
-            return torch.einsum("mboi,b->moi", basis, torch.ones(basis.shape[1]))
+            values = []
+            for part in x.split(ANALYTIC_CHUNK):
+                basis = analytic_basis(rep_in, rep_out, part, BALL_RADIUS)
+                values.append(torch.einsum("mboi,b->moi", basis, torch.ones(basis.shape[1])))
+            return torch.cat(values)
 
         row = {"points": m}
         for name, run in (("implicit", implicit), ("analytic", analytic)):
-            times = []
-            for _ in range(repeats if m < 100000 else 1):
-                start = time.perf_counter()
-                run()
-                times.append(time.perf_counter() - start)
-            row[f"{name}_ms"] = 1000 * statistics.median(times)
-            row[f"{name}_mb"] = _peak_rss_mb(run)
+            seconds, row[f"{name}_mb"] = seconds_and_peak_mb(run, repeats)
+            row[f"{name}_ms"] = 1000 * seconds
         rows.append(row)
     return rows
 

@@ -159,22 +159,18 @@ class PointConv(nn.Module):
         No per-edge ``(C_out, C_in)`` kernel and no per-edge ``(F, C_in)`` outer product is formed,
         and at most about ``chunk_size`` edge slots are live per group. Padded slots see a zero
         offset and zero input, so they add nothing."""
-        src, dst = edge_index
-        n_nodes, network = f.shape[0], self.kernel.network
-        offsets = _with_zero_row(pos[src] - pos[dst])
-        inputs = _with_zero_row(f[src] * self.kernel.envelope(offsets[:-1])[:, None])
-        attrs = _with_zero_row(attr) if attr is not None else None
-        tables = _neighbour_tables(dst, n_nodes, self.chunk_size)
-        summed = [
-            network.features(offsets[edges] / self.kernel.radius, attrs[edges] if attrs is not None else None)
-            .transpose(1, 2) @ inputs[edges]
-            for _, edges in tables
-        ]
+        n_nodes, network, kernel = f.shape[0], self.kernel.network, self.kernel
+        # padded slots hold the sentinel edge id E: its source and target are an appended zero node
+        src, dst = (torch.cat([index, index.new_full((1,), n_nodes)]) for index in edge_index)
+        f, pos = _with_zero_row(f), _with_zero_row(pos)
+        attr = _with_zero_row(attr) if attr is not None else None
         head = network.head().reshape(self.rep_out.size, self.rep_in.size, -1).to(f.dtype)
         out = f.new_zeros(n_nodes, self.rep_out.size)
-        if tables:
-            nodes = torch.cat([nodes for nodes, _ in tables])
-            out = out.index_copy(0, nodes, torch.einsum("nfi,oif->no", torch.cat(summed), head))
+        for nodes, edges in _neighbour_tables(edge_index[1], n_nodes, self.chunk_size):
+            x = pos[src[edges]] - pos[dst[edges]]
+            phi = network.features(x / kernel.radius, attr[edges] if attr is not None else None)
+            inputs = f[src[edges]] * kernel.envelope(x)[..., None]
+            out = out.index_add(0, nodes, torch.einsum("nfi,oif->no", phi.transpose(1, 2) @ inputs, head))
         return out
 
     def extra_repr(self) -> str:

@@ -1,0 +1,43 @@
+"""Speed benchmark: a quick run of the whole command, its report, and its peer layers."""
+
+import json
+
+import torch
+
+from benchmarks.speed import __main__ as speed
+from benchmarks.speed.cases import point_inputs
+from benchmarks.speed.peers import E3nnPointConv
+from benchmarks.speed.report import BEGIN, END, update_results
+
+
+def test_quick_run_writes_every_case_and_replaces_its_section(tmp_path):
+    results_md = tmp_path / "RESULTS.md"
+    results_md.write_text("# Results\n\nearlier text\n")
+    speed.main(["--quick", "--threads", "1", "--out", str(tmp_path), "--results", str(results_md)])
+    results = json.loads((tmp_path / "speed_cpu.json").read_text())
+    for case in ("grid", "point", "clifford"):
+        rows = results[case]
+        assert rows and all(r["forward_ms"] > 0 and r["train_ms"] > 0 and r["construct_ms"] > 0 for r in rows)
+    assert all(r["peak_mb"] is None or r["peak_mb"] >= 0 for r in results["point"])
+    assert [r["points"] for r in results["kernel"]] == [100]
+    first = results_md.read_text()
+    assert first.startswith("# Results\n\nearlier text") and first.count(BEGIN) == first.count(END) == 1
+    update_results(results_md, "new section")
+    second = results_md.read_text()
+    assert second.count(BEGIN) == 1 and "new section" in second and "earlier text" in second
+    assert "**Grid**" not in second
+
+
+def test_e3nn_peer_is_rotation_equivariant():
+    """The e3nn peer must be a working equivariant convolution (else its timings mean nothing):
+    rotating positions rotates its outputs by the same Wigner matrices as its inputs."""
+    from e3nn import o3
+
+    torch.manual_seed(0)
+    f, pos, edges = point_inputs(64, torch.device("cpu"))
+    conv = E3nnPointConv(lmax=4, radius=1.0, avg_degree=edges.shape[1] / 64)
+    irreps = conv.tp.irreps_out
+    R = o3.rand_matrix()
+    D = irreps.D_from_matrix(R)
+    rotated = conv(f @ D.T, pos @ R.T, edges)
+    assert torch.allclose(rotated, conv(f, pos, edges) @ D.T, atol=1e-5)
