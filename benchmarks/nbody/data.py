@@ -8,13 +8,12 @@ bodies.
 
 from __future__ import annotations
 
-import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from benchmarks.cache import cached
 from benchmarks.nbody.simulate import simulate
 
 INPUT_FRAME, TARGET_FRAME = 30, 40
@@ -39,14 +38,6 @@ class NBodySplit:
         return NBodySplit(self.positions[index], self.velocities[index], self.target[index], self.charges[index])
 
 
-def _digest(tensors: dict[str, torch.Tensor]) -> str:
-    buffer = io.BytesIO()
-    for key in sorted(tensors):
-        buffer.write(key.encode())
-        buffer.write(tensors[key].contiguous().numpy().tobytes())
-    return hashlib.sha256(buffer.getvalue()).hexdigest()
-
-
 def generate(sizes: tuple[int, int, int], seed: int) -> dict[str, torch.Tensor]:
     """Simulate the three splits in order from one generator; float64 trajectories, sliced to
     the input and target frames."""
@@ -65,16 +56,7 @@ def load(sizes: tuple[int, int, int] = (3000, 2000, 2000), seed: int = 43,
          cache: Path | str | None = DEFAULT_CACHE) -> dict[str, NBodySplit]:
     """The splits, from the cache when its checksum matches, else simulated (and cached)."""
     path = None if cache is None else Path(cache) / f"nbody_seed{seed}_{'_'.join(map(str, sizes))}.pt"
-    tensors = None
-    if path is not None and path.exists():
-        stored = torch.load(path)
-        if stored.get("sha256") == _digest(stored["tensors"]):
-            tensors = stored["tensors"]
-    if tensors is None:
-        tensors = generate(sizes, seed)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"tensors": tensors, "sha256": _digest(tensors)}, path)
+    tensors = cached(path, lambda: generate(sizes, seed))
     return {
         split: NBodySplit(*(tensors[f"{split}_{k}"].float() for k in ("positions", "velocities", "target", "charges")))
         for split in SPLITS
