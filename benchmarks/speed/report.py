@@ -100,7 +100,7 @@ def markdown(results: dict) -> str:
         "",
         layer_table(point, "ours PointConv", memory=True),
         "",
-        "**Kernel evaluation** alone (no autograd) at m points in the ball of radius 1.5, same fields: "
+        "**Kernel evaluation** alone (no autograd, on the CPU) at m points in the ball of radius 1.5, same fields: "
         "ours against sampling escnn's analytic basis and contracting it with one weight per element "
         "(in chunks of 10^3 points).",
         "",
