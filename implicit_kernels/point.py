@@ -38,17 +38,18 @@ def _neighbour_tables(dst: torch.Tensor, n_nodes: int, max_slots: int) -> list[t
     start = torch.cumsum(degree, 0) - degree
     nodes = torch.argsort(degree, stable=True)
     nodes = nodes[degree[nodes] > 0]
-    sorted_degree = degree[nodes].tolist()
+    sorted_degree = degree[nodes]
+    count = torch.arange(1, len(nodes) + 1, device=dst.device)
     groups, first = [], 0
     while first < len(nodes):
-        last = first + 1
-        while last < len(nodes) and (last + 1 - first) * sorted_degree[last] <= max_slots:
-            last += 1
+        # slots of the group [first, first + k) for every k: non-decreasing, since degrees are sorted
+        slots_needed = count[: len(nodes) - first] * sorted_degree[first:]
+        last = first + max(1, int(torch.searchsorted(slots_needed, max_slots, right=True)))
         group = nodes[first:last]
-        slots = torch.arange(sorted_degree[last - 1], device=dst.device)
+        slots = torch.arange(int(sorted_degree[last - 1]), device=dst.device)
         position = start[group, None] + slots
         valid = slots < degree[group, None]
-        edges = torch.where(valid, order[position.clamp_max(max(n_edges - 1, 0))], n_edges)
+        edges = torch.where(valid, order[position.clamp_max(n_edges - 1)], n_edges)
         groups.append((group, edges))
         first = last
     return groups
