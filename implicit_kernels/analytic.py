@@ -19,8 +19,8 @@ import math
 import torch
 
 from groups import Rep
-from groups.compact import CompactGroup
 from groups.solver import equivariant_maps
+from implicit_kernels.escnn_basis import escnn_sampler
 from implicit_kernels.kernel import ImplicitKernel
 
 
@@ -28,39 +28,14 @@ def analytic_basis(rep_in: Rep, rep_out: Rep, points: torch.Tensor, r_max: float
     """escnn's analytic basis for ``K(g x) = rho_out K(x) rho_in^-1`` sampled at ``points``
     ``(m, n)``: returns ``(m, n_basis, rep_out.size, rep_in.size)`` in ``points``' dtype.
 
-    Rings of Gaussian radial profiles are placed every 0.5 from 0 to past ``r_max`` (default: the
-    farthest point; pass it to get the same basis for different point sets) and
-    the angular band limit covers every frequency the Hom rep holds. Finite groups need higher
-    harmonics to span their irreps at a generic point: the band limit is raised by the group order
-    in 2D and by 8 in 3D (escnn's basis reaches full rank at a generic point from band limit 4
-    for the octahedral and 8 for the icosahedral group, measured with 2x0+1 -> 0+1+1x1).
+    Rings of Gaussian radial profiles (width 0.5) are placed every 0.5 from 0 to past ``r_max``
+    (default: the farthest point; pass it to get the same basis for different point sets), with
+    the band limit of :func:`implicit_kernels.escnn_basis.escnn_sampler`.
     """
-    group = rep_in.group
-    group.check_same_group(rep_out)
-    if hasattr(group, "escnn_equivalent") and not isinstance(group, CompactGroup):
-        # rep(g) = Q escnn_rep(g) Q^-1 with orthogonal Q: transport escnn's basis
-        (escnn_in, q_in), (escnn_out, q_out) = group.escnn_equivalent(rep_in), group.escnn_equivalent(rep_out)
-        basis = analytic_basis(escnn_in, escnn_out, points.to(torch.float64), r_max)
-        return (q_out @ basis @ q_in.transpose(0, 1)).to(points.dtype)
-    if not isinstance(group, CompactGroup):
-        raise TypeError(f"escnn has no analytic basis for {group.name}")
-    hom = rep_out.tensor(rep_in.dual())
-    frequency = max(int(psi.attributes.get("frequency", 0)) for psi in hom.irreps)
-    if group.is_finite:
-        frequency += group.angular_band
     if r_max is None:
         r_max = float(points.norm(dim=-1).max()) if len(points) else 1.0
     rings = [0.5 * i for i in range(int(math.ceil(r_max / 0.5)) + 2)]
-    basis = group.gspace.build_kernel_basis(
-        rep_in.representation, rep_out.representation, sigma=[0.5] * len(rings), rings=rings,
-        maximum_frequency=max(frequency, 1),
-    )
-    # escnn caches the per-irreps bases and compares their radii with new ones on lookup, so the
-    # float64 conversion (in place, on cached modules) is undone after sampling
-    try:
-        return basis.to(torch.float64).sample(points.to(torch.float64)).to(points.dtype)
-    finally:
-        basis.to(torch.get_default_dtype())
+    return escnn_sampler(rep_in, rep_out, rings, sigma=0.5)(points)
 
 
 def matrix_rank(values: torch.Tensor, rtol: float = 1e-7) -> int:

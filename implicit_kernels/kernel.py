@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from groups import Rep
+from implicit_kernels.escnn_basis import AnalyticKernelNetwork
 from implicit_kernels.validation import check_attr, check_positions, check_reps
 
 
@@ -36,7 +37,12 @@ class ImplicitKernel(nn.Module):
         radius: length scale: the network sees ``x / radius`` and the shell width starts at
             ``sigma = radius / 2`` (so the shell is ``exp(-2)`` at ``|x| = radius``).
         learn_sigma: whether ``sigma`` is trained.
-        **network_options: passed to the family's kernel network (e.g. ``width``, ``depth``).
+        basis: ``"implicit"`` (default): ``phi`` is the group family's equivariant kernel network;
+            ``"analytic"``: ``phi`` is :class:`~implicit_kernels.escnn_basis.AnalyticKernelNetwork`,
+            learned coefficients over escnn's analytic basis (groups escnn covers, invariant
+            attributes), for side-by-side comparisons in the same layers.
+        **network_options: passed to the kernel network (e.g. ``width``, ``depth``; ``rings`` for
+            the analytic one).
 
     Shapes: ``x`` is ``(..., n)``, ``attr`` is ``(..., attr.size)``; the output is
     ``(..., rep_out.size, rep_in.size)``.
@@ -50,6 +56,7 @@ class ImplicitKernel(nn.Module):
         *,
         radius: float = 1.0,
         learn_sigma: bool = True,
+        basis: str = "implicit",
         **network_options,
     ):
         super().__init__()
@@ -58,7 +65,12 @@ class ImplicitKernel(nn.Module):
             raise ValueError(f"radius must be positive, got {radius}")
         self.rep_in, self.rep_out, self.attr_rep = rep_in, rep_out, attr
         self.radius = float(radius)
-        self.network = self.group.kernel_network(rep_in, rep_out, attr, **network_options)
+        if basis == "implicit":
+            self.network = self.group.kernel_network(rep_in, rep_out, attr, **network_options)
+        elif basis == "analytic":
+            self.network = AnalyticKernelNetwork(rep_in, rep_out, attr, **network_options)
+        else:
+            raise ValueError(f"basis must be 'implicit' or 'analytic', got {basis!r}")
         log_sigma = torch.tensor(math.log(self.radius / 2))
         self.log_sigma = nn.Parameter(log_sigma, requires_grad=learn_sigma)
         self.register_buffer("gain", torch.tensor(1.0))

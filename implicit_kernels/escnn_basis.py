@@ -1,0 +1,201 @@
+"""escnn's analytic steerable kernel bases, sampled in our layout, and a kernel network built on them.
+
+For reps of an escnn-backed group (or of a group that is one in another basis: the Clifford
+O(2, 0) and O(3, 0), and matrix groups with an ``escnn_counterpart``), escnn solves
+
+    K(g x) = rho_out(g) K(x) rho_in(g)^-1
+
+analytically: a basis ``B_b(x)`` of Gaussian rings times band-limited angular parts. The
+:class:`AnalyticKernelNetwork` is the classic steerable-CNN kernel ``K(x, a) = sum_b c_b(a) B_b(x)``,
+with learned coefficients (an MLP of invariant attributes ``a``, or constants). It is the
+analytic peer of the implicit kernel networks: same builder, same layers, escnn's basis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from groups import KernelNetwork, Rep
+from groups.compact import CompactGroup
+
+Sampler = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _escnn_form(rep: Rep) -> tuple[Rep, torch.Tensor]:
+    """``(escnn_rep, Q)`` with ``rep(g) = Q escnn_rep(g) Q^-1``: the rep itself for escnn-backed
+    groups, the transported one for groups that are escnn groups in another basis."""
+    group = rep.group
+    if isinstance(group, CompactGroup):
+        return rep, torch.eye(rep.size, dtype=torch.float64)
+    if hasattr(group, "escnn_equivalent"):
+        try:
+            return group.escnn_equivalent(rep)
+        except ValueError as error:
+            raise TypeError(f"escnn has no analytic basis for {group.name}: {error}") from error
+    raise TypeError(f"escnn has no analytic basis for {group.name}")
+
+
+def default_band_limit(rep_in: Rep, rep_out: Rep) -> int:
+    """The angular band limit that covers every frequency ``Hom(rho_in, rho_out)`` holds (the
+    largest frequency in ``psi_out (x) psi_in`` over the irreps pairs; escnn's irreps are
+    orthogonal, so ``psi_in^* = psi_in``). Finite groups need higher harmonics to span their irreps
+    at a generic point, so it is raised by the group order in 2D and by 8 in 3D (escnn's basis
+    reaches full rank at a generic point from band limit 4 for the octahedral and 8 for the
+    icosahedral group, measured with 2x0+1 -> 0+1+1x1)."""
+    group = rep_in.group.escnn_group
+    band = 0
+    for psi_out in set(rep_out.representation.irreps):
+        for psi_in in set(rep_in.representation.irreps):
+            product = group.irrep(*psi_out).tensor(group.irrep(*psi_in))
+            band = max([band] + [int(group.irrep(*psi).attributes.get("frequency", 0)) for psi in product.irreps])
+    return max(band + (rep_in.group.angular_band if rep_in.group.is_finite else 0), 1)
+
+
+def _build(group: CompactGroup, representation_in, representation_out, rings: Sequence[float], sigma: float,
+           band_limit: int):
+    return group.gspace.build_kernel_basis(representation_in, representation_out, sigma=[sigma] * len(rings),
+                                           rings=list(rings), maximum_frequency=band_limit)
+
+
+def _sample(basis, points: torch.Tensor) -> torch.Tensor:
+    """escnn ``basis`` at ``points`` ``(m, n)``: ``(m, dim, out, in)``, evaluated in float64 on the
+    CPU and returned in the points' dtype and device."""
+    # escnn caches the per-irreps bases and compares their radii with new ones on lookup, so the
+    # float64 conversion (in place, on cached modules) is undone after sampling
+    try:
+        values = basis.to(torch.float64).sample(points.detach().to("cpu", torch.float64))
+    finally:
+        basis.to(torch.get_default_dtype())
+    return values.to(device=points.device, dtype=points.dtype)
+
+
+def escnn_sampler(rep_in: Rep, rep_out: Rep, rings: Sequence[float], sigma: float,
+                  band_limit: int | None = None) -> Sampler:
+    """escnn's basis for ``Hom(rho_in, rho_out)`` with Gaussian rings of width ``sigma`` at radii
+    ``rings``, assembled by escnn, as a function ``points (m, n) -> (m, n_basis, rep_out.size,
+    rep_in.size)`` in the points' dtype and device. Band limit: :func:`default_band_limit`."""
+    rep_in.group.check_same_group(rep_out)
+    (escnn_in, q_in), (escnn_out, q_out) = _escnn_form(rep_in), _escnn_form(rep_out)
+    band_limit = band_limit or default_band_limit(escnn_in, escnn_out)
+    basis = _build(escnn_in.group, escnn_in.representation, escnn_out.representation, rings, sigma, band_limit)
+    return lambda points: q_out.to(points) @ _sample(basis, points) @ q_in.transpose(0, 1).to(points)
+
+
+class AnalyticKernelNetwork(KernelNetwork):
+    """``K(x, a) = sum_b c_b(a) B_b(x)`` over escnn's analytic basis ``B_b`` (see the module docstring).
+
+    The basis is kept per pair of irreps, as escnn builds it: with ``rho = Q (+)_k psi_k Q^-1``,
+    the block of ``K`` between output irrep ``psi_o`` and input irrep ``psi_i`` is
+    ``sum_b c_{o,i,b}(a) B^{psi_i -> psi_o}_b(x)``, so each forward samples only the small
+    irrep-pair bases and contracts them with the coefficients, never the dense
+    ``(n_basis, C_out, C_in)`` basis (about 30x faster for 8 -> 48 channels of O(3)).
+
+    Exact to escnn's numerics (relative error about 1e-8 in float64 for O(3), where escnn's
+    harmonic bases carry float32-level constants) and complete: escnn's basis spans
+    ``Hom_Stab(x)`` at generic points. The basis is a fixed function of ``x``: the kernel is not
+    differentiable in ``x``.
+
+    Args:
+        rep_in, rep_out: reps of a group escnn covers (escnn-backed compact groups, the Clifford
+            O(2, 0) and O(3, 0), matrix groups with an escnn counterpart).
+        attr: rep of the attributes; it must be invariant (a multiple of the trivial rep), since
+            the coefficients ``c(a)`` are scalars. ``None``: learned constant coefficients.
+        rings: ring radii in units of the kernel's radius (``x`` arrives divided by it), with
+            Gaussian width ``ring_width``; default 0, 0.25, ..., 1.5 and 0.25.
+        band_limit: angular band limit (default :func:`default_band_limit`).
+        width: hidden width of the coefficient MLP ``c(a)`` (one hidden SiLU layer).
+    """
+
+    def __init__(self, rep_in: Rep, rep_out: Rep, attr: Rep | None = None, *,
+                 rings: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5), ring_width: float = 0.25,
+                 band_limit: int | None = None, width: int = 32):
+        super().__init__()
+        if attr is not None and not _is_invariant(attr):
+            raise ValueError("AnalyticKernelNetwork takes invariant attributes only (multiples of the trivial rep)")
+        rep_in.group.check_same_group(rep_out)
+        self.in_size, self.out_size = rep_in.size, rep_out.size
+        self.attr_size = attr.size if attr is not None else 0
+        (escnn_in, q_in), (escnn_out, q_out) = _escnn_form(rep_in), _escnn_form(rep_out)
+        band_limit = band_limit or default_band_limit(escnn_in, escnn_out)
+        group = escnn_in.group
+        # rho = Q (+) psi Q^-1 with Q the transport times escnn's change of basis
+        self.register_constant("q_out", q_out @ torch.as_tensor(escnn_out.representation.change_of_basis))
+        self.register_constant("q_in_inv", torch.as_tensor(escnn_in.representation.change_of_basis_inv) @ q_in.T)
+        self._pairs = []  # (escnn basis, flat indices into the (out, in) irreps-basis matrix, copies)
+        index_parts, self.basis_size = [], 0
+        out_blocks, in_blocks = _irrep_blocks(escnn_out), _irrep_blocks(escnn_in)
+        for psi_out in dict.fromkeys(irrep for irrep, _ in out_blocks):
+            for psi_in in dict.fromkeys(irrep for irrep, _ in in_blocks):
+                basis = _build(group, group.escnn_group.irrep(*psi_in), group.escnn_group.irrep(*psi_out), rings,
+                               ring_width, band_limit)
+                if basis.dim == 0:
+                    continue
+                d_out, d_in = basis.shape
+                rows = torch.tensor([start for irrep, start in out_blocks if irrep == psi_out])
+                cols = torch.tensor([start for irrep, start in in_blocks if irrep == psi_in])
+                # entry (copy (r, c), o, i) sits at (rows[r] + o, cols[c] + i)
+                flat = ((rows[:, None, None, None] + torch.arange(d_out)[None, :, None, None]) * self.in_size
+                        + cols[None, None, :, None] + torch.arange(d_in)[None, None, None, :])
+                index_parts.append(flat.permute(0, 2, 1, 3).reshape(-1))
+                copies = len(rows) * len(cols)
+                self._pairs.append((basis, copies))
+                self.basis_size += copies * basis.dim
+        self.register_buffer("index", torch.cat(index_parts) if index_parts else torch.zeros(0, dtype=torch.long),
+                             persistent=False)
+        if attr is None:
+            self.coefficients = nn.Parameter(torch.empty(self.basis_size))
+        else:
+            self.coefficients = nn.Sequential(nn.Linear(self.attr_size, width), nn.SiLU(),
+                                              nn.Linear(width, self.basis_size))
+        self.reset_parameters()
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Unit-variance constant coefficients, or a freshly initialised coefficient MLP
+        (``N(0, 1 / fan_in)`` weights, zero biases)."""
+        with torch.no_grad():
+            if isinstance(self.coefficients, nn.Parameter):
+                self.coefficients.copy_(torch.randn(self.basis_size, generator=generator))
+                return
+            for layer in self.coefficients:
+                if isinstance(layer, nn.Linear):
+                    layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) / layer.in_features**0.5)
+                    layer.bias.zero_()
+
+    def forward(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
+        """``(..., n)`` positions (and ``(..., attr_size)`` attributes) -> ``(..., out, in)``."""
+        batch = x.shape[:-1]
+        points = x.reshape(-1, x.shape[-1])
+        if isinstance(self.coefficients, nn.Parameter):
+            c = self.coefficients.to(x.dtype).expand(len(points), -1)
+        else:
+            c = self.coefficients(attr.reshape(len(points), -1))
+        blocks, offset = [], 0
+        for basis, copies in self._pairs:
+            sampled = _sample(basis, points)  # (m, dim, d_out, d_in)
+            coefficients = c[:, offset : offset + copies * basis.dim].unflatten(1, (copies, basis.dim))
+            blocks.append(torch.einsum("mkb,mboi->mkoi", coefficients, sampled).flatten(1))
+            offset += copies * basis.dim
+        values = torch.cat(blocks, dim=1) if blocks else c.new_zeros(len(points), 0)
+        irreps_basis = c.new_zeros(len(points), self.out_size * self.in_size).index_copy(1, self.index, values)
+        kernel = self.constant("q_out", x) @ irreps_basis.unflatten(1, (self.out_size, self.in_size))
+        return (kernel @ self.constant("q_in_inv", x)).reshape(*batch, self.out_size, self.in_size)
+
+
+def _irrep_blocks(rep: Rep) -> list[tuple[tuple, int]]:
+    """``(irrep id, first index)`` of each irrep block of an escnn-backed rep, in order."""
+    blocks, start = [], 0
+    group = rep.group.escnn_group
+    for irrep in rep.representation.irreps:
+        blocks.append((irrep, start))
+        start += group.irrep(*irrep).size
+    return blocks
+
+
+def _is_invariant(rep: Rep) -> bool:
+    """Whether ``rep(g)`` is the identity for sampled elements and generators of its group."""
+    group = rep.group
+    elements = group.sample(8, generator=torch.Generator().manual_seed(0))
+    return bool(torch.allclose(rep(elements), torch.eye(rep.size, dtype=elements.dtype).expand(len(elements), -1, -1)))
