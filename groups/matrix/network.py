@@ -124,7 +124,11 @@ class MatrixKernelNetwork(KernelNetwork):
         self.in_size, self.out_size = rep_in.size, rep_out.size
         self.attr_size = attr.size if attr is not None else 0
         blocks, invariants, self.solve_seconds = solve_kernel_basis(group, rep_in, rep_out, attr, max_degree, rtol)
-        self.blocks = [(b.out_slice, b.in_slice) for b in blocks]
+        # each block's entries as flat indices into the row-major (out, in) kernel
+        self.register_buffer("block_index", torch.cat([
+            (torch.arange(b.out_slice.start, b.out_slice.stop)[:, None] * self.in_size
+             + torch.arange(b.in_slice.start, b.in_slice.stop)[None, :]).reshape(-1) for b in blocks
+        ]) if blocks else torch.zeros(0, dtype=torch.long), persistent=False)
         self.degree = max(len(b.maps) for b in blocks) - 1
         self.powers = [SymmetricPowerRep(group, k) for k in range(max(self.degree, max(INVARIANT_DEGREES)) + 1)]
         self.n_coefficients = []
@@ -168,15 +172,19 @@ class MatrixKernelNetwork(KernelNetwork):
     def forward(self, x, attr=None):
         monomials = [power.monomials(x) for power in self.powers]
         coefficients = self.mlp(self.scalars(x, monomials, attr)).split(self.n_coefficients, dim=-1)
-        kernel = x.new_zeros(*x.shape[:-1], self.out_size, self.in_size)
-        for index, ((rows, cols), c) in enumerate(zip(self.blocks, coefficients)):
+        blocks = []
+        for index, c in enumerate(coefficients):
             values = [torch.einsum("jhf,...f->...jh", self.constant(f"map_{index}_{k}", x), monomials[k])
                       for k in range(self.block_degrees[index])]
             if self.attr_size:
                 values.append(torch.einsum("jhf,...f->...jh", self.constant(f"attr_map_{index}", x), attr))
-            block = torch.einsum("...j,...jh->...h", c, torch.cat(values, dim=-2))
-            kernel[..., rows, cols] = block.unflatten(-1, (rows.stop - rows.start, cols.stop - cols.start))
-        return kernel
+            blocks.append(torch.einsum("...j,...jh->...h", c, torch.cat(values, dim=-2)))
+        # one scatter of all blocks: per-block slice assignments would each copy the whole kernel
+        # in the backward pass
+        flat = x.new_zeros(*x.shape[:-1], self.out_size * self.in_size)
+        if blocks:
+            flat = flat.index_copy(-1, self.block_index, torch.cat(blocks, dim=-1))
+        return flat.unflatten(-1, (self.out_size, self.in_size))
 
     def reset_parameters(self, generator=None):
         for module in self.mlp:
