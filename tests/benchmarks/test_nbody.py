@@ -61,8 +61,8 @@ def test_dataset_is_deterministic_cached_and_checked(tmp_path):
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_every_model_trains_and_equivariant_ones_are(model, tmp_path):
     out = tmp_path / "result.json"
-    args = ["--model", model, "--epochs", "2", "--eval-every", "1", "--sizes", "20", "10", "10",
-            "--batch-size", "10", "--cache", str(tmp_path), "--out", str(out), "--checkpoint", str(tmp_path / "ck.pt")]
+    args = ["--model", model, "--epochs", "2", "--eval-every", "1", "--sizes", "8", "4", "4",
+            "--batch-size", "4", "--cache", str(tmp_path), "--out", str(out), "--checkpoint", str(tmp_path / "ck.pt")]
     result = train.main(args)
     assert json.loads(out.read_text())["epochs"] == 2 and len(result["history"]) == 2
     assert result["test_mse_at_best_val"] == min(result["history"], key=lambda h: h["val"])["test"]

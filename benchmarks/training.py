@@ -1,0 +1,163 @@
+"""The training loop every benchmark shares: Adam with a cosine (or constant) learning rate,
+validation every few epochs, best-by-validation bookkeeping, checkpoint and resume, tqdm progress,
+and DDP.
+
+A benchmark script supplies two callables, ``loss(model, indices)`` for a batch of training
+examples and ``evaluate()`` for the metrics (``"val"`` is the one to minimise), and :func:`fit`
+does the rest. Scripts run single-process by default and unchanged under
+``torchrun --nproc_per_node=K`` (gloo on CPU, nccl on GPU): every rank takes every K-th example
+of each batch and DDP averages the gradients, so all ranks take the same steps. The returned state
+is the same on every rank; only rank 0 writes checkpoints and results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, batch_size: int,
+                           eval_every: int = 5) -> None:
+    """The options :func:`fit` reads: ``--epochs --batch-size --lr --weight-decay --schedule --seed
+    --eval-every --checkpoint --resume --out``."""
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--lr", type=float, help="Adam learning rate (default: the model's)")
+    parser.add_argument("--weight-decay", type=float, default=1e-12)
+    parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                        help="learning rate over the epochs: cosine decay to zero at --epochs, or constant")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batch order")
+    parser.add_argument("--eval-every", type=int, default=eval_every, help="epochs between validations")
+    parser.add_argument("--checkpoint", help="checkpoint file (written at every validation)")
+    parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    parser.add_argument("--out", help="JSON results file")
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """The process group seen by one process: ``world`` processes, this one is ``rank``."""
+
+    world: int = 1
+    rank: int = 0
+
+    @classmethod
+    def from_environment(cls) -> Distributed:
+        """Join the process group when started by ``torchrun`` (``WORLD_SIZE > 1``)."""
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world == 1:
+            return cls()
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return cls(world, dist.get_rank())
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """``model`` under DDP when there are several processes; the buffers are constants (bases,
+        coefficients) identical on every rank, so they are not broadcast."""
+        if self.world == 1:
+            return model
+        return nn.parallel.DistributedDataParallel(model, forward_sync_buffers=False)
+
+    def shard(self, indices: torch.Tensor) -> torch.Tensor:
+        """This rank's share of a batch."""
+        return indices[self.rank :: self.world]
+
+    def close(self) -> None:
+        if self.world > 1:
+            dist.destroy_process_group()
+
+
+def cosine_factor(epochs: int) -> Callable[[int], float]:
+    """Learning-rate factor after ``epoch`` epochs: ``(1 + cos(pi epoch / epochs)) / 2``."""
+    return lambda epoch: 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs))
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def fit(
+    model: nn.Module,
+    args: argparse.Namespace,
+    *,
+    lr: float,
+    train_size: int,
+    loss: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+    evaluate: Callable[[], dict[str, float]],
+    processes: Distributed,
+    desc: str,
+) -> dict:
+    """Train ``model`` for ``args.epochs`` epochs (see :func:`add_training_arguments`).
+
+    Args:
+        loss: ``(module, indices) -> scalar``, the mean loss of the training examples ``indices``
+            (this rank's share of a batch); ``module`` is ``model`` or its DDP wrapper.
+        evaluate: metrics of the current model, called on every rank with the model in eval mode
+            and without gradients; ``"val"`` is minimised, the others are recorded beside it.
+
+    Returns the state: ``epoch``, ``seconds`` (training time, evaluation excluded), ``history``
+    (one entry per validation: ``epoch``, mean ``train`` loss and the metrics), and ``best_epoch``
+    with ``at_best``, the metrics of the validation with the lowest ``"val"``.
+    """
+    trained = processes.wrap(model)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=args.weight_decay)
+    factor = cosine_factor(args.epochs) if args.schedule == "cosine" else (lambda epoch: 1.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
+    state = {"epoch": 0, "seconds": 0.0, "history": [], "best_epoch": 0, "at_best": {"val": math.inf}}
+    checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    if args.resume and checkpoint is not None and checkpoint.exists():
+        saved = torch.load(checkpoint)
+        model.load_state_dict(saved["model"])
+        optimiser.load_state_dict(saved["optimiser"])
+        schedule.load_state_dict(saved["schedule"])
+        state = saved["state"]
+        # the saved rate belongs to the saved run's length; continue on this run's schedule
+        for group, base in zip(optimiser.param_groups, schedule.base_lrs):
+            group["lr"] = base * factor(state["epoch"])
+    batches = math.ceil(train_size / args.batch_size)
+    progress = tqdm(range(state["epoch"], args.epochs), desc=desc, disable=processes.rank != 0,
+                    initial=state["epoch"], total=args.epochs)
+    for epoch in progress:
+        start = time.perf_counter()
+        order = torch.randperm(train_size, generator=torch.Generator().manual_seed(args.seed * 100003 + epoch))
+        running = 0.0
+        for b in range(batches):
+            value = loss(trained, processes.shard(order[b * args.batch_size : (b + 1) * args.batch_size]))
+            optimiser.zero_grad()
+            value.backward()
+            optimiser.step()
+            running += float(value.detach())
+        schedule.step()
+        state["seconds"] += time.perf_counter() - start
+        state["epoch"] = epoch + 1
+        if state["epoch"] % args.eval_every == 0 or state["epoch"] == args.epochs:
+            model.eval()
+            with torch.no_grad():
+                metrics = evaluate()
+            model.train()
+            state["history"].append({"epoch": state["epoch"], "train": running / batches, **metrics})
+            if metrics["val"] < state["at_best"]["val"]:
+                state.update(best_epoch=state["epoch"], at_best=metrics)
+            progress.set_postfix({key: f"{value:.3g}" for key, value in metrics.items()})
+            if checkpoint is not None and processes.rank == 0:
+                checkpoint.parent.mkdir(parents=True, exist_ok=True)
+                torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                            "schedule": schedule.state_dict(), "state": state}, checkpoint)
+    return state
+
+
+def write_json(path: str | Path | None, record: dict, processes: Distributed) -> None:
+    """Write ``record`` to ``path`` (rank 0 only; nothing when ``path`` is ``None``)."""
+    if path is None or processes.rank != 0:
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(record, indent=2))
