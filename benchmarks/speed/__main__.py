@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from benchmarks.results import machine
 from benchmarks.speed import cases, memory, report
 
 HERE = Path(__file__).resolve().parent
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     steps.close()
 
     results = {
-        "machine": report.machine() + (f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""),
+        "machine": machine() + (f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""),
         "device": args.device,
         "torch": torch.__version__,
         "threads": args.threads,

@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import platform
-import re
 from pathlib import Path
 
+from benchmarks.results import markers, update_section
 from benchmarks.speed.cases import Row
 
-BEGIN, END = "<!-- speed:begin -->", "<!-- speed:end -->"
-
-
-def machine() -> str:
-    """CPU model, cores, memory, and the GPU when one is used."""
-    model = platform.processor() or "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        lines = cpuinfo.read_text().splitlines()
-        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-        model = names[0] if names else model
-    memory = ""
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        total_kb = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
-        memory = f", {total_kb / 2**20:.0f} GB"
-    return f"{model}, {os.cpu_count()} cores{memory}"
+BEGIN, END = markers("speed")
 
 
 def _ms(value: float | None) -> str:
@@ -114,12 +96,5 @@ def markdown(results: dict) -> str:
 
 
 def update_results(path: Path, section: str) -> None:
-    """Replace the text between the speed markers of ``path`` (appending them if missing)."""
-    text = path.read_text() if path.exists() else ""
-    block = f"{BEGIN}\n{section}\n{END}"
-    if BEGIN in text and END in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n## Speed and memory\n\n" + block + "\n"
-    path.write_text(text)
-
+    """Replace the speed section of ``path`` (appending it if missing)."""
+    update_section(path, "speed", "Speed and memory", section)

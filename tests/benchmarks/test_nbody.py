@@ -4,13 +4,14 @@ script (every model, resume, and two processes under torchrun)."""
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from benchmarks.nbody import data, simulate, train
+from benchmarks.nbody import data, report, simulate, train
 from benchmarks.nbody.models import MODELS
 
 
@@ -81,3 +82,21 @@ def test_two_processes_under_torchrun(tmp_path):
     subprocess.run(command, check=True, timeout=300, capture_output=True)
     result = json.loads(out.read_text())
     assert result["world_size"] == 2 and result["epochs"] == 2
+
+
+def test_report_tables_and_curves_from_real_runs(tmp_path):
+    results = tmp_path / "results"
+    for model, seed in (("egnn", 0), ("egnn", 1), ("mpnn", 0)):
+        train.main(["--model", model, "--epochs", "2", "--eval-every", "1", "--sizes", "8", "4", "4",
+                    "--batch-size", "4", "--seed", str(seed), "--cache", str(tmp_path),
+                    "--out", str(results / "side" / f"{model}_s{seed}.json")])
+    markdown = tmp_path / "RESULTS.md"
+    markdown.write_text("# Results\n\n## N-body\n\n<!-- nbody:begin -->\nold\n<!-- nbody:end -->\n\nkept\n")
+    report.main(["--results", str(results), "--markdown", str(markdown)])
+    text = markdown.read_text()
+    egnn = [json.loads((results / "side" / f"egnn_s{seed}.json").read_text())["test_mse_at_best_val"]
+            for seed in (0, 1)]
+    row = next(line for line in text.splitlines() if line.startswith("| egnn |"))
+    assert f"{statistics.mean(egnn):.2e} ± {statistics.stdev(egnn):.2e}" in row and "| 2 |" in row
+    assert "| mpnn | 1 |" in text and "old" not in text and text.endswith("kept\n")
+    assert (results / "learning_curves.png").stat().st_size > 0

@@ -1,0 +1,118 @@
+"""Tables and learning curves of the N-body runs: ``python -m benchmarks.nbody.report``.
+
+Reads the JSON records of :mod:`benchmarks.nbody.train` from ``<results>/full/`` (the full
+protocol) and ``<results>/side/`` (all models under one equal budget, ``<model>_s<seed>.json``),
+rewrites the tables of the N-body section of ``benchmarks/RESULTS.md`` (text after the section's end
+marker is kept) and a PNG of the validation curves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from benchmarks.results import RESULTS_MD, machine, update_section  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PUBLISHED = {"EGNN": 0.0071, "SEGNN": 0.0043, "CGENN": 0.0039}  # test MSE, DESIGN.md section 6
+
+
+def load_runs(directory: Path) -> dict[str, list[dict]]:
+    """Records by model name, sorted by seed."""
+    runs: dict[str, list[dict]] = defaultdict(list)
+    for path in sorted(directory.glob("*.json")):
+        record = json.loads(path.read_text())
+        runs[record["model"]].append(record)
+    return {model: sorted(records, key=lambda r: r["seed"]) for model, records in runs.items()}
+
+
+def _mean_std(values: list[float], digits: str = ".2e") -> str:
+    if len(values) == 1:
+        return f"{values[0]:{digits}}"
+    return f"{statistics.mean(values):{digits}} ± {statistics.stdev(values):{digits}}"
+
+
+def full_table(runs: dict[str, list[dict]]) -> str:
+    lines = ["| model | seed | epochs | best epoch | test MSE at best val | params | s / epoch | threads |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for model, records in runs.items():
+        for r in records:
+            lines.append(f"| {model} | {r['seed']} | {r['epochs']} | {r['best_epoch']} | "
+                         f"{r['test_mse_at_best_val']:.2e} | {r['params']:,} | {r['seconds_per_epoch']:.1f} | "
+                         f"{r['threads']} |")
+    lines += ["", "Published test MSE on the same task: "
+              + ", ".join(f"{name} {value}" for name, value in PUBLISHED.items()) + "."]
+    return "\n".join(lines)
+
+
+def side_table(runs: dict[str, list[dict]]) -> str:
+    lines = ["| model | seeds | epochs | test MSE at best val (mean ± std) | params | s / epoch | "
+             "rotation error | reflection error |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for model, records in sorted(runs.items(), key=lambda item: statistics.mean(
+            r["test_mse_at_best_val"] for r in item[1])):
+        lines.append(
+            f"| {model} | {len(records)} | {records[0]['epochs']} | "
+            f"{_mean_std([r['test_mse_at_best_val'] for r in records])} | {records[0]['params']:,} | "
+            f"{statistics.mean(r['seconds_per_epoch'] for r in records):.1f} | "
+            f"{max(r['rotation_error'] for r in records):.1e} | {max(r['reflection_error'] for r in records):.1e} |")
+    return "\n".join(lines)
+
+
+def plot_curves(runs: dict[str, list[dict]], path: Path) -> None:
+    """Validation MSE against epochs, the mean over seeds per model, on a log scale."""
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for model, records in sorted(runs.items()):
+        epochs = [entry["epoch"] for entry in records[0]["history"]]
+        curves = [[entry["val"] for entry in r["history"]] for r in records]
+        axis.plot(epochs, [statistics.mean(values) for values in zip(*curves)], marker="o", markersize=3,
+                  label=f"{model} ({len(records)} seed{'s' if len(records) > 1 else ''})")
+    axis.set(xlabel="epoch", ylabel="validation MSE", yscale="log", title="N-body: validation MSE (mean over seeds)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def section(full: dict[str, list[dict]], side: dict[str, list[dict]], plot_link: str) -> str:
+    parts = [f"Machine: {machine()}; one torch thread per run (`OMP_NUM_THREADS=1`), two runs at a time on the "
+             "two cores. Data: 3000 / 2000 / 2000 systems from seed 43 (DESIGN.md section 6). Adam, batch 100, "
+             "cosine learning rate, test MSE at the best validation epoch (validation every 5 epochs for the "
+             "full protocol, every 3 for the side-by-side runs).", ""]
+    if full:
+        parts += ["Full protocol:", "", full_table(full), ""]
+    if side:
+        parts += ["All models under one equal budget (same epochs and seeds). The equivariance errors are the "
+                  "trained models' relative output errors under random rotations / rotation-reflections and "
+                  "translations of the inputs (float32):", "", side_table(side), "",
+                  f"![N-body validation curves]({plot_link})"]
+    return "\n".join(parts).rstrip()
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.nbody.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", default=str(RESULTS), help="folder with full/ and side/ JSON records")
+    parser.add_argument("--markdown", default=str(RESULTS_MD), help="RESULTS.md to update")
+    args = parser.parse_args(argv)
+    results = Path(args.results)
+    full, side = load_runs(results / "full"), load_runs(results / "side")
+    plot = results / "learning_curves.png"
+    if side:
+        plot_curves(side, plot)
+    markdown = Path(args.markdown)
+    link = Path(os.path.relpath(plot, markdown.resolve().parent)).as_posix()
+    update_section(markdown, "nbody", "N-body (charged particles)", section(full, side, link))
+
+
+if __name__ == "__main__":
+    main()

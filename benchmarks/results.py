@@ -1,0 +1,49 @@
+"""What every benchmark report shares: the machine line and the sections of ``benchmarks/RESULTS.md``.
+
+Each benchmark owns one section of ``RESULTS.md``, delimited by HTML comment markers
+(``<!-- name:begin -->`` ... ``<!-- name:end -->``), and rewrites only that section, so reports of
+different benchmarks can be regenerated independently.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from pathlib import Path
+
+RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def machine() -> str:
+    """CPU model, cores and memory of this machine."""
+    model = platform.processor() or "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        lines = cpuinfo.read_text().splitlines()
+        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+        model = names[0] if names else model
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        total_kb = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
+        memory = f", {total_kb / 2**20:.0f} GB"
+    return f"{model}, {os.cpu_count()} cores{memory}"
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The begin and end markers of section ``name``."""
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+
+
+def update_section(path: Path, name: str, title: str, body: str) -> None:
+    """Replace the text between the markers of section ``name`` in ``path``; when they are missing,
+    append ``## title`` and the marked section."""
+    begin, end = markers(name)
+    text = path.read_text() if path.exists() else ""
+    block = f"{begin}\n{body}\n{end}"
+    if begin in text and end in text:
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
+    path.write_text(text)
