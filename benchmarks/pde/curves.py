@@ -1,0 +1,115 @@
+"""Data-efficiency sweep: ``python -m benchmarks.pde.curves --task navier_stokes --models clifford resnet
+--sizes 8 16 32 64 --seeds 0 1 2 [training options]``.
+
+Trains every model on every training-set size (``--train-trajectories``) with every seed, one run
+after the other in this process (:func:`benchmarks.pde.train.main`); seed ``s`` sets both the
+initialisation and the training trajectories (``--seed s --data-seed s``), while the validation and
+test sets stay fixed. Options the sweep does not know (``--epochs 20 --grid 16 ...``) go to every
+run. Writes, in ``--out-dir``: ``<task>.json`` (one record per run), ``<task>.md`` (test relative MSE,
+mean +- standard deviation over seeds, per model and size) and ``<task>.png`` (the same, log-log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from benchmarks.pde import train
+from benchmarks.pde.models import MODELS
+
+RESULTS = Path(__file__).resolve().parent / "results"
+RECORD_KEYS = ("task", "model", "train_trajectories", "seed", "data_seed", "epochs", "params", "test_rel_mse",
+               "val_rel_mse", "persistence_test_rel_mse", "seconds_per_epoch", "equivariance_error")
+PER_RUN_OPTIONS = ("--out", "--checkpoint", "--resume", "--seed", "--data-seed", "--train-trajectories", "--model")
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
+    """The sweep's options and the rest (passed to every training run)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pde.curves", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", choices=sorted(train.PROTOCOLS), required=True)
+    parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["clifford", "resnet"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32, 64], help="training trajectories")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out-dir", default=str(RESULTS))
+    args, rest = parser.parse_known_args(argv)
+    clashes = [option for option in rest if option.split("=")[0] in PER_RUN_OPTIONS]
+    if clashes:
+        parser.error(f"the sweep sets {clashes} itself")
+    return args, rest
+
+
+def sweep(args: argparse.Namespace, options: list[str]) -> list[dict]:
+    """One record (:data:`RECORD_KEYS`) per model x size x seed."""
+    records = []
+    for model in args.models:
+        for size in args.sizes:
+            for seed in args.seeds:
+                result = train.main(["--task", args.task, "--model", model, "--train-trajectories", str(size),
+                                     "--seed", str(seed), "--data-seed", str(seed), *options])
+                records.append({key: result[key] for key in RECORD_KEYS})
+    return records
+
+
+def summarise(records: list[dict]) -> dict[str, dict[int, tuple[float, float, int]]]:
+    """``model -> size -> (mean, standard deviation, runs)`` of the test relative MSE."""
+    values: dict[str, dict[int, list[float]]] = {}
+    for record in records:
+        values.setdefault(record["model"], {}).setdefault(record["train_trajectories"], []).append(
+            record["test_rel_mse"])
+    return {model: {size: (statistics.fmean(v), statistics.pstdev(v), len(v)) for size, v in sorted(sizes.items())}
+            for model, sizes in values.items()}
+
+
+def markdown(task: str, summary: dict[str, dict[int, tuple[float, float, int]]]) -> str:
+    """A table: one row per training-set size, one column per model."""
+    models = list(summary)
+    sizes = sorted({size for by_size in summary.values() for size in by_size})
+    lines = [f"Test relative MSE on `{task}` (mean +- std over seeds, runs in brackets)", "",
+             "| training trajectories | " + " | ".join(models) + " |", "|---:|" + "---:|" * len(models)]
+
+    def cell(stats: tuple[float, float, int] | None) -> str:
+        return "-" if stats is None else f"{stats[0]:.3g} +- {stats[1]:.2g} ({stats[2]})"
+
+    for size in sizes:
+        lines.append(f"| {size} | " + " | ".join(cell(summary[model].get(size)) for model in models) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(task: str, summary: dict[str, dict[int, tuple[float, float, int]]], path: Path) -> None:
+    """Test relative MSE against training trajectories, log-log, error bars one standard deviation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(5, 3.5))
+    for model, by_size in summary.items():
+        sizes = list(by_size)
+        means, stds = [by_size[s][0] for s in sizes], [by_size[s][1] for s in sizes]
+        axes.errorbar(sizes, means, yerr=stds, marker="o", capsize=3, label=model)
+    axes.set(xscale="log", yscale="log", xlabel="training trajectories", ylabel="test relative MSE", title=task)
+    sizes = sorted({size for by_size in summary.values() for size in by_size})
+    axes.set_xticks(sizes, [str(size) for size in sizes])
+    axes.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args, options = parse_args(argv)
+    records = sweep(args, options)
+    summary = summarise(records)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.task}.json").write_text(json.dumps(records, indent=2))
+    (out / f"{args.task}.md").write_text(markdown(args.task, summary))
+    plot(args.task, summary, out / f"{args.task}.png")
+    return records
+
+
+if __name__ == "__main__":
+    main()
