@@ -32,3 +32,8 @@ def test_readme_own_group_example_runs(capsys):
     printed, errors = run_block(2, capsys)
     assert "torch.Size([64, 12])" in printed and "torch.Size([1, 12, 12, 12, 12])" in printed
     assert len(errors) == 4 and max(errors) < 1e-5
+
+
+def test_readme_analytic_kernel_example_runs(capsys):
+    _, errors = run_block(3, capsys)
+    assert len(errors) == 2 and max(errors) < 1e-5
