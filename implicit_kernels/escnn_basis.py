@@ -18,10 +18,11 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from groups import KernelNetwork, Rep
+from groups import KernelNetwork, LinearHeadKernelNetwork, Rep
 from groups.compact import CompactGroup
 
 Sampler = Callable[[torch.Tensor], torch.Tensor]
+DEFAULT_RINGS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 
 
 def _escnn_form(rep: Rep) -> tuple[Rep, torch.Tensor]:
@@ -84,48 +85,28 @@ def escnn_sampler(rep_in: Rep, rep_out: Rep, rings: Sequence[float], sigma: floa
     return lambda points: q_out.to(points) @ _sample(basis, points) @ q_in.transpose(0, 1).to(points)
 
 
-class AnalyticKernelNetwork(KernelNetwork):
-    """``K(x, a) = sum_b c_b(a) B_b(x)`` over escnn's analytic basis ``B_b`` (see the module docstring).
+class IrrepPairBasis:
+    """escnn's basis of ``Hom(rho_in, rho_out)`` kept per pair of irreps, as escnn builds it.
 
-    The basis is kept per pair of irreps, as escnn builds it: with ``rho = Q (+)_k psi_k Q^-1``,
-    the block of ``K`` between output irrep ``psi_o`` and input irrep ``psi_i`` is
-    ``sum_b c_{o,i,b}(a) B^{psi_i -> psi_o}_b(x)``, so each forward samples only the small
-    irrep-pair bases and contracts them with the coefficients, never the dense
-    ``(n_basis, C_out, C_in)`` basis (about 30x faster for 8 -> 48 channels of O(3)).
-
-    Exact to escnn's numerics (relative error about 1e-8 in float64 for O(3), where escnn's
-    harmonic bases carry float32-level constants) and complete: escnn's basis spans
-    ``Hom_Stab(x)`` at generic points. The basis is a fixed function of ``x``: the kernel is not
-    differentiable in ``x``.
-
-    Args:
-        rep_in, rep_out: reps of a group escnn covers (escnn-backed compact groups, the Clifford
-            O(2, 0) and O(3, 0), matrix groups with an escnn counterpart).
-        attr: rep of the attributes; it must be invariant (a multiple of the trivial rep), since
-            the coefficients ``c(a)`` are scalars. ``None``: learned constant coefficients.
-        rings: ring radii in units of the kernel's radius (``x`` arrives divided by it), with
-            Gaussian width ``ring_width``; default 0, 0.25, ..., 1.5 and 0.25.
-        band_limit: angular band limit (default :func:`default_band_limit`).
-        width: hidden width of the coefficient MLP ``c(a)`` (one hidden SiLU layer).
+    With ``rho = Q (+)_k psi_k Q^-1``, the block of ``K`` between an output copy of ``psi_o`` and
+    an input copy of ``psi_i`` is ``sum_b c_b B^{psi_i -> psi_o}_b(x)`` with its own coefficients,
+    so only the small irrep-pair bases are sampled, never the dense ``(n_basis, C_out, C_in)`` basis
+    (about 30x faster for 8 -> 48 channels of O(3)). Coefficients are ordered by irrep pair, then
+    copy pair, then basis element. A mixin for the analytic kernel networks (modules).
     """
 
-    def __init__(self, rep_in: Rep, rep_out: Rep, attr: Rep | None = None, *,
-                 rings: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5), ring_width: float = 0.25,
-                 band_limit: int | None = None, width: int = 32):
-        super().__init__()
-        if attr is not None and not _is_invariant(attr):
-            raise ValueError("AnalyticKernelNetwork takes invariant attributes only (multiples of the trivial rep)")
+    def _setup_basis(self, rep_in: Rep, rep_out: Rep, rings: Sequence[float], ring_width: float,
+                     band_limit: int | None) -> None:
         rep_in.group.check_same_group(rep_out)
         self.in_size, self.out_size = rep_in.size, rep_out.size
-        self.attr_size = attr.size if attr is not None else 0
         (escnn_in, q_in), (escnn_out, q_out) = _escnn_form(rep_in), _escnn_form(rep_out)
         band_limit = band_limit or default_band_limit(escnn_in, escnn_out)
         group = escnn_in.group
         # rho = Q (+) psi Q^-1 with Q the transport times escnn's change of basis
         self.register_constant("q_out", q_out @ torch.as_tensor(escnn_out.representation.change_of_basis))
         self.register_constant("q_in_inv", torch.as_tensor(escnn_in.representation.change_of_basis_inv) @ q_in.T)
-        self._pairs = []  # (escnn basis, flat indices into the (out, in) irreps-basis matrix, copies)
-        index_parts, self.basis_size = [], 0
+        self._pairs = []  # (escnn basis, copies), one per irrep pair with a non-empty basis
+        positions = []  # per pair: (copies, d_out, d_in) flat positions in the (out, in) irreps-basis matrix
         out_blocks, in_blocks = _irrep_blocks(escnn_out), _irrep_blocks(escnn_in)
         for psi_out in dict.fromkeys(irrep for irrep, _ in out_blocks):
             for psi_in in dict.fromkeys(irrep for irrep, _ in in_blocks):
@@ -136,52 +117,143 @@ class AnalyticKernelNetwork(KernelNetwork):
                 d_out, d_in = basis.shape
                 rows = torch.tensor([start for irrep, start in out_blocks if irrep == psi_out])
                 cols = torch.tensor([start for irrep, start in in_blocks if irrep == psi_in])
-                # entry (copy (r, c), o, i) sits at (rows[r] + o, cols[c] + i)
+                # copy (r, c), entry (o, i) sits at (rows[r] + o, cols[c] + i)
                 flat = ((rows[:, None, None, None] + torch.arange(d_out)[None, :, None, None]) * self.in_size
                         + cols[None, None, :, None] + torch.arange(d_in)[None, None, None, :])
-                index_parts.append(flat.permute(0, 2, 1, 3).reshape(-1))
-                copies = len(rows) * len(cols)
-                self._pairs.append((basis, copies))
-                self.basis_size += copies * basis.dim
-        self.register_buffer("index", torch.cat(index_parts) if index_parts else torch.zeros(0, dtype=torch.long),
+                positions.append(flat.permute(0, 2, 1, 3).reshape(len(rows) * len(cols), d_out, d_in))
+                self._pairs.append((basis, len(rows) * len(cols)))
+        self._positions = positions
+        self.basis_size = sum(copies * basis.dim for basis, copies in self._pairs)
+
+    def _sample_pairs(self, points: torch.Tensor) -> list[torch.Tensor]:
+        """Each irrep pair's basis at ``points`` ``(m, n)``: ``(m, dim, d_out, d_in)``."""
+        return [_sample(basis, points) for basis, _ in self._pairs]
+
+    def _change_basis(self, irreps_basis: torch.Tensor) -> torch.Tensor:
+        """``Q_out K Q_in^-1`` for ``K`` ``(..., out, in, F)`` in the irreps basis (``F`` trailing
+        columns, e.g. of a linear head)."""
+        q_out, q_in_inv = self.constant("q_out", irreps_basis), self.constant("q_in_inv", irreps_basis)
+        return torch.einsum("oa,abf,bi->oif", q_out, irreps_basis, q_in_inv)
+
+
+class AnalyticKernelNetwork(IrrepPairBasis, KernelNetwork):
+    """``K(x, a) = sum_b c_b(a) B_b(x)`` over escnn's analytic basis ``B_b`` (see the module
+    docstring), with coefficients from an MLP of invariant attributes ``a``; one kernel per point.
+
+    Exact to escnn's numerics (relative error about 1e-8 in float64 for O(3), where escnn's
+    harmonic bases carry float32-level constants) and complete: escnn's basis spans
+    ``Hom_Stab(x)`` at generic points. The basis is a fixed function of ``x``: the kernel is not
+    differentiable in ``x``.
+
+    Args:
+        rep_in, rep_out: reps of a group escnn covers (escnn-backed compact groups, the Clifford
+            O(2, 0) and O(3, 0), matrix groups with an escnn counterpart).
+        attr: rep of the attributes; it must be invariant (a multiple of the trivial rep), since
+            the coefficients ``c(a)`` are scalars.
+        rings: ring radii in units of the kernel's radius (``x`` arrives divided by it), with
+            Gaussian width ``ring_width``; default 0, 0.25, ..., 1.5 and 0.25.
+        band_limit: angular band limit (default :func:`default_band_limit`).
+        width: hidden width of the coefficient MLP ``c(a)`` (one hidden SiLU layer).
+    """
+
+    def __init__(self, rep_in: Rep, rep_out: Rep, attr: Rep, *, rings: Sequence[float] = DEFAULT_RINGS,
+                 ring_width: float = 0.25, band_limit: int | None = None, width: int = 32):
+        super().__init__()
+        if not _is_invariant(attr):
+            raise ValueError("AnalyticKernelNetwork takes invariant attributes only (multiples of the trivial rep)")
+        self._setup_basis(rep_in, rep_out, rings, ring_width, band_limit)
+        self.attr_size = attr.size
+        index = [positions.reshape(-1) for positions in self._positions]
+        self.register_buffer("index", torch.cat(index) if index else torch.zeros(0, dtype=torch.long),
                              persistent=False)
-        if attr is None:
-            self.coefficients = nn.Parameter(torch.empty(self.basis_size))
-        else:
-            self.coefficients = nn.Sequential(nn.Linear(self.attr_size, width), nn.SiLU(),
-                                              nn.Linear(width, self.basis_size))
+        self.coefficients = nn.Sequential(nn.Linear(self.attr_size, width), nn.SiLU(),
+                                          nn.Linear(width, self.basis_size))
         self.reset_parameters()
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Unit-variance constant coefficients, or a freshly initialised coefficient MLP
-        (``N(0, 1 / fan_in)`` weights, zero biases)."""
+        """``N(0, 1 / fan_in)`` weights and zero biases in the coefficient MLP."""
         with torch.no_grad():
-            if isinstance(self.coefficients, nn.Parameter):
-                self.coefficients.copy_(torch.randn(self.basis_size, generator=generator))
-                return
             for layer in self.coefficients:
                 if isinstance(layer, nn.Linear):
                     layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator) / layer.in_features**0.5)
                     layer.bias.zero_()
 
     def forward(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
-        """``(..., n)`` positions (and ``(..., attr_size)`` attributes) -> ``(..., out, in)``."""
+        """``(..., n)`` positions and ``(..., attr_size)`` attributes -> ``(..., out, in)``."""
         batch = x.shape[:-1]
         points = x.reshape(-1, x.shape[-1])
-        if isinstance(self.coefficients, nn.Parameter):
-            c = self.coefficients.to(x.dtype).expand(len(points), -1)
-        else:
-            c = self.coefficients(attr.reshape(len(points), -1))
+        c = self.coefficients(attr.reshape(len(points), -1))
         blocks, offset = [], 0
-        for basis, copies in self._pairs:
-            sampled = _sample(basis, points)  # (m, dim, d_out, d_in)
+        for (basis, copies), sampled in zip(self._pairs, self._sample_pairs(points)):
             coefficients = c[:, offset : offset + copies * basis.dim].unflatten(1, (copies, basis.dim))
             blocks.append(torch.einsum("mkb,mboi->mkoi", coefficients, sampled).flatten(1))
             offset += copies * basis.dim
         values = torch.cat(blocks, dim=1) if blocks else c.new_zeros(len(points), 0)
         irreps_basis = c.new_zeros(len(points), self.out_size * self.in_size).index_copy(1, self.index, values)
-        kernel = self.constant("q_out", x) @ irreps_basis.unflatten(1, (self.out_size, self.in_size))
-        return (kernel @ self.constant("q_in_inv", x)).reshape(*batch, self.out_size, self.in_size)
+        kernel = self._change_basis(irreps_basis.T.unflatten(0, (self.out_size, self.in_size)))
+        return kernel.permute(2, 0, 1).reshape(*batch, self.out_size, self.in_size)
+
+
+class ConstantAnalyticKernelNetwork(IrrepPairBasis, LinearHeadKernelNetwork):
+    """``K(x) = sum_b c_b B_b(x)`` over escnn's analytic basis with learned constant coefficients
+    (the classic steerable CNN kernel), in linear-head form: the features are the sampled
+    irrep-pair bases, ``(..., F)`` with ``F = sum over irrep pairs of dim d_out d_in``, and the head
+    places the coefficients (and the change of basis), so point convolutions sum features over
+    neighbours before applying it once per node. Same exactness, completeness and options as
+    :class:`AnalyticKernelNetwork` (no ``width``: there is no attribute MLP)."""
+
+    def __init__(self, rep_in: Rep, rep_out: Rep, *, rings: Sequence[float] = DEFAULT_RINGS,
+                 ring_width: float = 0.25, band_limit: int | None = None):
+        super().__init__()
+        self._setup_basis(rep_in, rep_out, rings, ring_width, band_limit)
+        self.attr_size = 0
+        rows, columns, coefficient = [], [], []
+        feature_offset, coefficient_offset = 0, 0
+        for (basis, copies), positions in zip(self._pairs, self._positions):
+            d_out, d_in = positions.shape[1:]
+            b = torch.arange(basis.dim)
+            # head entry (copy k, basis b, entry o i): row positions[k, o, i], column of feature (b, o, i)
+            rows.append(positions[:, None].expand(copies, basis.dim, d_out, d_in).reshape(-1))
+            entries = torch.arange(d_out * d_in).reshape(d_out, d_in)
+            feature = feature_offset + b[:, None, None] * d_out * d_in + entries
+            columns.append(feature[None].expand(copies, -1, -1, -1).reshape(-1))
+            k = torch.arange(copies)
+            flat = coefficient_offset + k[:, None] * basis.dim + b[None, :]
+            coefficient.append(flat[:, :, None, None].expand(-1, -1, d_out, d_in).reshape(-1))
+            feature_offset += basis.dim * d_out * d_in
+            coefficient_offset += copies * basis.dim
+        self.feature_size = feature_offset
+        empty = torch.zeros(0, dtype=torch.long)
+        for name, parts in (("head_rows", rows), ("head_columns", columns), ("head_coefficients", coefficient)):
+            self.register_buffer(name, torch.cat(parts) if parts else empty, persistent=False)
+        self.coefficients = nn.Parameter(torch.empty(self.basis_size))
+        self.reset_parameters()
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Unit-variance coefficients."""
+        with torch.no_grad():
+            self.coefficients.copy_(torch.randn(self.basis_size, generator=generator))
+
+    def features(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
+        points = x.reshape(-1, x.shape[-1])
+        sampled = [values.flatten(1) for values in self._sample_pairs(points)]
+        flat = torch.cat(sampled, dim=1) if sampled else points.new_zeros(len(points), 0)
+        return flat.reshape(*x.shape[:-1], self.feature_size)
+
+    def head(self) -> torch.Tensor:
+        c = self.coefficients
+        irreps_head = c.new_zeros(self.out_size * self.in_size, self.feature_size).index_put(
+            (self.head_rows, self.head_columns), c[self.head_coefficients])
+        head = self._change_basis(irreps_head.unflatten(0, (self.out_size, self.in_size)))
+        return head.reshape(self.out_size * self.in_size, self.feature_size)
+
+
+def analytic_kernel_network(rep_in: Rep, rep_out: Rep, attr: Rep | None = None, **options) -> KernelNetwork:
+    """The analytic kernel network for the reps: :class:`ConstantAnalyticKernelNetwork` without
+    attributes, :class:`AnalyticKernelNetwork` with (invariant) attributes."""
+    if attr is None:
+        return ConstantAnalyticKernelNetwork(rep_in, rep_out, **options)
+    return AnalyticKernelNetwork(rep_in, rep_out, attr, **options)
 
 
 def _irrep_blocks(rep: Rep) -> list[tuple[tuple, int]]:

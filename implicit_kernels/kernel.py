@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from groups import Rep
-from implicit_kernels.escnn_basis import AnalyticKernelNetwork
+from implicit_kernels.escnn_basis import analytic_kernel_network
 from implicit_kernels.validation import check_attr, check_positions, check_reps
 
 
@@ -38,7 +38,7 @@ class ImplicitKernel(nn.Module):
             ``sigma = radius / 2`` (so the shell is ``exp(-2)`` at ``|x| = radius``).
         learn_sigma: whether ``sigma`` is trained.
         basis: ``"implicit"`` (default): ``phi`` is the group family's equivariant kernel network;
-            ``"analytic"``: ``phi`` is :class:`~implicit_kernels.escnn_basis.AnalyticKernelNetwork`,
+            ``"analytic"``: ``phi`` is :func:`~implicit_kernels.escnn_basis.analytic_kernel_network`,
             learned coefficients over escnn's analytic basis (groups escnn covers, invariant
             attributes), for side-by-side comparisons in the same layers.
         **network_options: passed to the kernel network (e.g. ``width``, ``depth``; ``rings`` for
@@ -68,7 +68,7 @@ class ImplicitKernel(nn.Module):
         if basis == "implicit":
             self.network = self.group.kernel_network(rep_in, rep_out, attr, **network_options)
         elif basis == "analytic":
-            self.network = AnalyticKernelNetwork(rep_in, rep_out, attr, **network_options)
+            self.network = analytic_kernel_network(rep_in, rep_out, attr, **network_options)
         else:
             raise ValueError(f"basis must be 'implicit' or 'analytic', got {basis!r}")
         log_sigma = torch.tensor(math.log(self.radius / 2))

@@ -7,7 +7,7 @@ dense basis, and work inside PointConv and GridConv like the implicit kernels.""
 import pytest
 import torch
 
-from groups import get_group
+from groups import LinearHeadKernelNetwork, get_group
 from implicit_kernels import GridConv, ImplicitKernel, PointConv
 from implicit_kernels.analytic import analytic_basis, matrix_rank, span_residual, stabiliser_hom_dim
 from implicit_kernels.equivariance import (
@@ -91,3 +91,20 @@ def test_bad_requests_are_refused():
         ImplicitKernel(L.trivial, L.standard, basis="analytic")
     with pytest.raises(ValueError, match="basis must be"):
         ImplicitKernel(G.trivial, G.standard, basis="fourier")
+
+
+def test_constant_coefficients_take_the_linear_head_path(generator):
+    G = get_group("SO(3)")
+    rep_in, rep_out = reps(G)
+    conv = PointConv(rep_in, rep_out, radius=1.5, avg_degree=4.0, basis="analytic").double()
+    assert isinstance(conv.kernel.network, LinearHeadKernelNetwork)
+    pos = torch.randn(20, 3, generator=generator, dtype=torch.float64)
+    f = torch.randn(20, rep_in.size, generator=generator, dtype=torch.float64)
+    edges = torch.randint(0, 20, (2, 90), generator=generator)
+    src, dst = edges
+    messages = torch.einsum("eoi,ei->eo", conv.kernel(pos[src] - pos[dst]), f[src])
+    expected = torch.zeros(20, rep_out.size, dtype=torch.float64).index_add(0, dst, messages) / 2.0 + conv.bias()
+    assert torch.allclose(conv(f, pos, edges), expected, atol=1e-12)
+    g = G.sample(1, generator=generator)[0]
+    translation = torch.randn(3, generator=generator, dtype=torch.float64)
+    assert point_conv_equivariance_error(conv, g, translation, f, pos, edges) < 1e-7
