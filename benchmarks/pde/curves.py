@@ -5,7 +5,8 @@ Trains every model on every training-set size (``--train-trajectories``) with ev
 after the other in this process (:func:`benchmarks.pde.train.main`); seed ``s`` sets both the
 initialisation and the training trajectories (``--seed s --data-seed s``), while the validation and
 test sets stay fixed. Options the sweep does not know (``--epochs 20 --grid 16 ...``) go to every
-run. Writes, in ``--out-dir``: ``<task>.json`` (one record per run), ``<task>.md`` (test relative MSE,
+run. Writes, in ``--out-dir``: ``<task>.json`` (one record per run, after every run; a rerun skips
+the runs recorded there), ``<task>.md`` (test relative MSE,
 mean +- standard deviation over seeds, per model and size) and ``<task>.png`` (the same, log-log).
 """
 
@@ -40,15 +41,20 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     return args, rest
 
 
-def sweep(args: argparse.Namespace, options: list[str]) -> list[dict]:
-    """One record (:data:`RECORD_KEYS`) per model x size x seed."""
-    records = []
+def sweep(args: argparse.Namespace, options: list[str], path: Path) -> list[dict]:
+    """One record (:data:`RECORD_KEYS`) per model x size x seed, written to ``path`` after every run;
+    runs already recorded there are skipped, so an interrupted sweep resumes where it stopped."""
+    records = json.loads(path.read_text()) if path.exists() else []
+    done = {(r["model"], r["train_trajectories"], r["seed"]) for r in records}
     for model in args.models:
         for size in args.sizes:
             for seed in args.seeds:
+                if (model, size, seed) in done:
+                    continue
                 result = train.main(["--task", args.task, "--model", model, "--train-trajectories", str(size),
                                      "--seed", str(seed), "--data-seed", str(seed), *options])
                 records.append({key: result[key] for key in RECORD_KEYS})
+                path.write_text(json.dumps(records, indent=2))
     return records
 
 
@@ -101,11 +107,10 @@ def plot(task: str, summary: dict[str, dict[int, tuple[float, float, int]]], pat
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args, options = parse_args(argv)
-    records = sweep(args, options)
-    summary = summarise(records)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.task}.json").write_text(json.dumps(records, indent=2))
+    records = sweep(args, options, out / f"{args.task}.json")
+    summary = summarise(records)
     (out / f"{args.task}.md").write_text(markdown(args.task, summary))
     plot(args.task, summary, out / f"{args.task}.png")
     return records

@@ -160,3 +160,12 @@ def test_data_efficiency_sweep_writes_json_table_and_plot(cache, tmp_path):
     table = (tmp_path / "navier_stokes.md").read_text().splitlines()
     assert table[2] == "| training trajectories | resnet |" and table[4].startswith("| 1 | ")
     assert (tmp_path / "navier_stokes.png").stat().st_size > 0
+
+
+def test_sweep_resumes_without_repeating_recorded_runs(cache, tmp_path, monkeypatch):
+    common = ["--task", "navier_stokes", "--models", "resnet", "--seeds", "0", "--out-dir", str(tmp_path), *TINY,
+              "--cache", str(cache)]
+    first = curves.main([*common, "--sizes", "1"])
+    calls = []
+    monkeypatch.setattr(train, "main", lambda argv: calls.append(argv) or pytest.fail("recorded run repeated"))
+    assert curves.main([*common, "--sizes", "1"]) == first and not calls
