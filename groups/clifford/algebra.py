@@ -114,15 +114,22 @@ class CliffordAlgebra:
         g = self.grades
         return torch.stack([g[index], g[None, :].expand_as(index), g[:, None].expand_as(index)])
 
-    def left_multiplication(self, x: torch.Tensor, path_weights: torch.Tensor | None = None) -> torch.Tensor:
+    def left_multiplication(self, x: torch.Tensor, path_weights: torch.Tensor | None = None,
+                            rows: torch.Tensor | None = None, cols: torch.Tensor | None = None) -> torch.Tensor:
         """The matrix ``L`` ``(..., 2^n, 2^n)`` of ``y -> x y`` for multivectors ``x`` ``(..., 2^n)``;
         with ``path_weights`` ``(..., n+1, n+1, n+1)`` (broadcasting with ``x``'s batch) every
-        grade path is scaled: ``y -> sum w[i, j, k] <<x>_i <y>_j>_k``, still O(p, q)-equivariant."""
+        grade path is scaled: ``y -> sum w[i, j, k] <<x>_i <y>_j>_k``, still O(p, q)-equivariant.
+        ``rows`` and ``cols`` (blade positions) restrict ``L`` to ``L[rows][:, cols]`` without
+        forming the rest."""
         index, sign = self.left_factor
+        grades = self.path_grades
+        rows = slice(None) if rows is None else rows.cpu()
+        cols = slice(None) if cols is None else cols.cpu()
+        index, sign, grades = index[rows][:, cols], sign[rows][:, cols], grades[:, rows][:, :, cols]
         matrix = x[..., index.to(x.device)] * sign.to(device=x.device, dtype=x.dtype)
         if path_weights is None:
             return matrix
-        gi, gj, gk = self.path_grades.to(x.device)
+        gi, gj, gk = grades.to(x.device)
         return matrix * path_weights[..., gi, gj, gk]
 
     @cached_property

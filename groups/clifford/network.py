@@ -102,12 +102,7 @@ class CliffordKernelNetwork(KernelNetwork):
         self.n_operators = 3 if head == "complete" else 1
         self.output = MultivectorLinear(algebra, width, self.n_operators * self.n_pairs)
         self.paths = PathWeights(self._path_masks(rep_in, rep_out))
-        dim = algebra.dim
-        rows = torch.cat([o * dim + idx for o, idx in enumerate(rep_out.blade_positions)])
-        cols = torch.cat([i * dim + idx for i, idx in enumerate(rep_in.blade_positions)])
-        self.register_buffer("rows", rows, persistent=False)
-        self.register_buffer("cols", cols, persistent=False)
-        self.n_out_fields, self.n_in_fields = len(rep_out.fields), len(rep_in.fields)
+        self.type_sizes = self._pair_types(rep_in, rep_out)
         self.to(torch.get_default_dtype())
 
     def _path_masks(self, rep_in: CliffordRep, rep_out: CliffordRep) -> torch.Tensor:
@@ -144,18 +139,53 @@ class CliffordKernelNetwork(KernelNetwork):
             start += len(idx)
         return channels
 
+    def _pair_types(self, rep_in: CliffordRep, rep_out: CliffordRep) -> list[int]:
+        """Group the pairs ``p`` by their fields' blades (row blades ``R``, column blades ``C``):
+        register ``pair_order``, the pairs sorted by type, and for each type ``t`` ``rows_t`` ``R``,
+        ``cols_t`` ``C`` and ``index_t`` ``(P_t, |R|, |C|)``, the flat positions of the blocks
+        ``K_p[R][:, C]`` in the row-major ``(out, in)`` kernel. Returns the types' sizes ``P_t``."""
+        def offsets(rep: CliffordRep) -> list[int]:
+            sizes = [len(idx) for idx in rep.blade_positions]
+            return [sum(sizes[:k]) for k in range(len(sizes))]
+
+        types: dict[tuple, list[tuple[int, int, int]]] = {}
+        out_offsets, in_offsets = offsets(rep_out), offsets(rep_in)
+        pair = 0
+        for o, out_blades in enumerate(rep_out.blade_positions):
+            for i, in_blades in enumerate(rep_in.blade_positions):
+                types.setdefault((tuple(out_blades.tolist()), tuple(in_blades.tolist())), []).append((pair, o, i))
+                pair += 1
+        for t, ((row_blades, col_blades), members) in enumerate(types.items()):
+            r, c = torch.arange(len(row_blades)), torch.arange(len(col_blades))
+            index = torch.stack([(out_offsets[o] + r)[:, None] * self.in_size + (in_offsets[i] + c)[None, :]
+                                 for _, o, i in members])
+            for name, value in (("rows", row_blades), ("cols", col_blades), ("index", index)):
+                self.register_buffer(f"{name}_{t}", torch.as_tensor(value), persistent=False)
+        order = [p for members in types.values() for p, _, _ in members]
+        self.register_buffer("pair_order", torch.tensor(order), persistent=False)
+        return [len(members) for members in types.values()]
+
     def forward(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
         hidden = self.body(self.embed(x, attr))
         outputs = self.output(hidden).unflatten(-2, (self.n_operators, self.n_pairs))  # (..., ops, pairs, 2^n)
-        weights = self.paths()
-        operators = [
-            self.algebra.left_multiplication(outputs[..., j, :, :], weights[j]) for j in range(self.n_operators)
-        ]
-        kernel = operators[0] if self.head_kind == "single" else operators[0] + operators[1] @ operators[2]
-        dim = self.algebra.dim
-        kernel = kernel.unflatten(-3, (self.n_out_fields, self.n_in_fields)).transpose(-3, -2)
-        kernel = kernel.reshape(*kernel.shape[:-4], self.n_out_fields * dim, self.n_in_fields * dim)
-        return kernel[..., self.rows, :][..., self.cols]
+        weights = self.paths()  # (ops, pairs, n+1, n+1, n+1)
+        # one gather and one split (not an index per type and operator): their backward passes
+        # write the full gradient once
+        operators = outputs.index_select(-2, self.pair_order).split(self.type_sizes, dim=-2)
+        operator_weights = weights.index_select(1, self.pair_order).split(self.type_sizes, dim=1)
+        left = self.algebra.left_multiplication
+        blocks, positions = [], []
+        for t, (a, w) in enumerate(zip(operators, operator_weights)):
+            rows, cols = getattr(self, f"rows_{t}"), getattr(self, f"cols_{t}")
+            ops = a.unbind(-3)
+            block = left(ops[0], w[0], rows, cols)
+            if self.head_kind == "complete":
+                block = block + left(ops[1], w[1], rows, None) @ left(ops[2], w[2], None, cols)
+            blocks.append(block.flatten(-3))
+            positions.append(getattr(self, f"index_{t}").flatten())
+        flat = outputs.new_zeros(*outputs.shape[:-3], self.out_size * self.in_size)
+        flat = flat.index_copy(-1, torch.cat(positions), torch.cat(blocks, dim=-1))
+        return flat.unflatten(-1, (self.out_size, self.in_size))
 
     def reset_parameters(self, generator=None):
         for module in self.modules():
