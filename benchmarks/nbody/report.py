@@ -3,7 +3,8 @@
 Reads the JSON records of :mod:`benchmarks.nbody.train` from ``<results>/full/`` (the full
 protocol) and ``<results>/side/`` (all models under one equal budget, ``<model>_s<seed>.json``),
 rewrites the tables of the N-body section of ``benchmarks/RESULTS.md`` (text after the section's end
-marker is kept) and a PNG of the validation curves.
+marker is kept), a PNG of the side-by-side validation curves and one of the full-protocol runs'
+training and validation curves.
 """
 
 from __future__ import annotations
@@ -84,13 +85,34 @@ def plot_curves(runs: dict[str, list[dict]], path: Path) -> None:
     plt.close(figure)
 
 
-def section(full: dict[str, list[dict]], side: dict[str, list[dict]], plot_link: str) -> str:
+def plot_full(runs: dict[str, list[dict]], path: Path) -> None:
+    """Training loss (the epoch's mean batch MSE) and validation MSE of the full-protocol runs."""
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for model, records in sorted(runs.items()):
+        for r in records:
+            epochs = [entry["epoch"] for entry in r["history"]]
+            line, = axis.plot(epochs, [entry["val"] for entry in r["history"]], label=f"{model} s{r['seed']} val")
+            axis.plot(epochs, [entry["train"] for entry in r["history"]], linestyle="--", color=line.get_color(),
+                      label=f"{model} s{r['seed']} train")
+            axis.axvline(r["best_epoch"], color=line.get_color(), alpha=0.3)
+    for name, value in PUBLISHED.items():
+        axis.axhline(value, color="grey", linestyle=":", linewidth=1)
+        axis.annotate(f"{name} (test)", (axis.get_xlim()[1], value), fontsize=7, ha="right", va="bottom")
+    axis.set(xlabel="epoch", ylabel="MSE", yscale="log", title="N-body: full protocol (vertical line: best validation)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def section(full: dict[str, list[dict]], side: dict[str, list[dict]], plot_link: str, full_link: str) -> str:
     parts = [f"Machine: {machine()}; one torch thread per run (`OMP_NUM_THREADS=1`), two runs at a time on the "
              "two cores. Data: 3000 / 2000 / 2000 systems from seed 43 (DESIGN.md section 6). Adam, batch 100, "
              "cosine learning rate, test MSE at the best validation epoch (validation every 5 epochs for the "
              "full protocol, every 3 for the side-by-side runs).", ""]
     if full:
-        parts += ["Full protocol:", "", full_table(full), ""]
+        parts += ["Full protocol:", "", full_table(full), "", f"![N-body full protocol]({full_link})", ""]
     if side:
         parts += ["All models under one equal budget (same epochs and seeds). The equivariance errors are the "
                   "trained models' relative output errors under random rotations / rotation-reflections and "
@@ -106,12 +128,17 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     results = Path(args.results)
     full, side = load_runs(results / "full"), load_runs(results / "side")
-    plot = results / "learning_curves.png"
+    plot, full_plot = results / "learning_curves.png", results / "full_protocol.png"
     if side:
         plot_curves(side, plot)
+    if full:
+        plot_full(full, full_plot)
     markdown = Path(args.markdown)
-    link = Path(os.path.relpath(plot, markdown.resolve().parent)).as_posix()
-    update_section(markdown, "nbody", "N-body (charged particles)", section(full, side, link))
+
+    def link(path: Path) -> str:
+        return Path(os.path.relpath(path, markdown.resolve().parent)).as_posix()
+
+    update_section(markdown, "nbody", "N-body (charged particles)", section(full, side, link(plot), link(full_plot)))
 
 
 if __name__ == "__main__":
