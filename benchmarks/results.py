@@ -7,9 +7,13 @@ different benchmarks can be regenerated independently.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
+import statistics
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
@@ -47,3 +51,19 @@ def update_section(path: Path, name: str, title: str, body: str) -> None:
     else:
         text = text.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
     path.write_text(text)
+
+
+def load_records(directory: Path, key: Callable[[dict], object]) -> dict[object, list[dict]]:
+    """The JSON records in ``directory`` grouped by ``key(record)``, each group sorted by seed."""
+    groups: dict[object, list[dict]] = defaultdict(list)
+    for path in sorted(directory.glob("*.json")):
+        record = json.loads(path.read_text())
+        groups[key(record)].append(record)
+    return {name: sorted(records, key=lambda r: r["seed"]) for name, records in groups.items()}
+
+
+def mean_std(values: list[float], digits: str = ".2e") -> str:
+    """``mean ± sample standard deviation`` (the value alone for one run)."""
+    if len(values) == 1:
+        return f"{values[0]:{digits}}"
+    return f"{statistics.mean(values):{digits}} ± {statistics.stdev(values):{digits}}"

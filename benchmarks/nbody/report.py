@@ -10,10 +10,8 @@ training and validation curves.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
@@ -21,25 +19,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmarks.results import RESULTS_MD, machine, update_section  # noqa: E402
+from benchmarks.results import RESULTS_MD, load_records, machine, mean_std, update_section  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PUBLISHED = {"EGNN": 0.0071, "SEGNN": 0.0043, "CGENN": 0.0039}  # test MSE, DESIGN.md section 6
-
-
-def load_runs(directory: Path) -> dict[str, list[dict]]:
-    """Records by model name, sorted by seed."""
-    runs: dict[str, list[dict]] = defaultdict(list)
-    for path in sorted(directory.glob("*.json")):
-        record = json.loads(path.read_text())
-        runs[record["model"]].append(record)
-    return {model: sorted(records, key=lambda r: r["seed"]) for model, records in runs.items()}
-
-
-def _mean_std(values: list[float], digits: str = ".2e") -> str:
-    if len(values) == 1:
-        return f"{values[0]:{digits}}"
-    return f"{statistics.mean(values):{digits}} ± {statistics.stdev(values):{digits}}"
 
 
 def full_table(runs: dict[str, list[dict]]) -> str:
@@ -62,7 +45,7 @@ def side_table(runs: dict[str, list[dict]]) -> str:
             r["test_mse_at_best_val"] for r in item[1])):
         lines.append(
             f"| {model} | {len(records)} | {records[0]['epochs']} | "
-            f"{_mean_std([r['test_mse_at_best_val'] for r in records])} | {records[0]['params']:,} | "
+            f"{mean_std([r['test_mse_at_best_val'] for r in records])} | {records[0]['params']:,} | "
             f"{statistics.mean(r['seconds_per_epoch'] for r in records):.1f} | "
             f"{max(r['rotation_error'] for r in records):.1e} | {max(r['reflection_error'] for r in records):.1e} |")
     return "\n".join(lines)
@@ -127,7 +110,7 @@ def main(argv=None) -> None:
     parser.add_argument("--markdown", default=str(RESULTS_MD), help="RESULTS.md to update")
     args = parser.parse_args(argv)
     results = Path(args.results)
-    full, side = load_runs(results / "full"), load_runs(results / "side")
+    full, side = (load_records(results / part, key=lambda r: r["model"]) for part in ("full", "side"))
     plot, full_plot = results / "learning_curves.png", results / "full_protocol.png"
     if side:
         plot_curves(side, plot)

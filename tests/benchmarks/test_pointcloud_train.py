@@ -4,13 +4,14 @@ and smoke runs of the training script (every model, resume, two processes under 
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from benchmarks.pointcloud import data, train
+from benchmarks.pointcloud import data, report, train
 from benchmarks.pointcloud.data import random_rotations
 from benchmarks.pointcloud.models import MODELS, SteerableClassifier, farthest_point_sampling
 from groups import get_group
@@ -133,3 +134,19 @@ def test_two_processes_under_torchrun(cache, tmp_path):
     subprocess.run(command, check=True, timeout=300, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     result = json.loads(out.read_text())
     assert result["world_size"] == 2 and result["epochs"] == 2
+
+
+def test_report_table_from_real_runs(cache, tmp_path):
+    results = tmp_path / "results"
+    for seed in (0, 1):
+        train.main(["--model", "pointnet", "--epochs", "1", "--seed", str(seed), "--cache", cache,
+                    "--out", str(results / f"pointnet_s{seed}.json"), *TINY])
+    markdown = tmp_path / "RESULTS.md"
+    markdown.write_text("## Point clouds\n\n<!-- pointcloud:begin -->\nold\n<!-- pointcloud:end -->\n\nkept\n")
+    report.main(["--results", str(results), "--markdown", str(markdown)])
+    text = markdown.read_text()
+    accuracies = [json.loads((results / f"pointnet_s{seed}.json").read_text())["test_accuracy_at_best_val"]
+                  for seed in (0, 1)]
+    row = next(line for line in text.splitlines() if line.startswith("| pointnet | z/so3 |"))
+    assert "| 2 |" in row and f"{statistics.mean(accuracies):.3f} ± {statistics.stdev(accuracies):.3f}" in row
+    assert "old" not in text and text.endswith("kept\n")
