@@ -5,10 +5,13 @@ O(2, 0) and O(3, 0), and matrix groups with an ``escnn_counterpart``), escnn sol
 
     K(g x) = rho_out(g) K(x) rho_in(g)^-1
 
-analytically: a basis ``B_b(x)`` of Gaussian rings times band-limited angular parts. The
-:class:`AnalyticKernelNetwork` is the classic steerable-CNN kernel ``K(x, a) = sum_b c_b(a) B_b(x)``,
-with learned coefficients (an MLP of invariant attributes ``a``, or constants). It is the
-analytic peer of the implicit kernel networks: same builder, same layers, escnn's basis.
+analytically: a basis ``B_b(x)`` of Gaussian rings times band-limited angular parts.
+:func:`escnn_sampler` samples escnn's dense basis (for cross-checks). The analytic kernel networks
+are the classic steerable-CNN kernel ``K(x, a) = sum_b c_b(a) B_b(x)`` with learned coefficients,
+kept per irrep pair (:class:`IrrepPairBasis`): an MLP of invariant attributes ``a``
+(:class:`AnalyticKernelNetwork`) or constants (:class:`ConstantAnalyticKernelNetwork`, in
+linear-head form). They are the analytic peers of the implicit kernel networks: same builder,
+same layers, escnn's basis.
 """
 
 from __future__ import annotations
