@@ -13,6 +13,7 @@ is the same on every rank; only rank 0 writes checkpoints and results.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -106,20 +107,24 @@ def fit(
 
     Returns the state: ``epoch``, ``seconds`` (training time, evaluation excluded), ``history``
     (one entry per validation: ``epoch``, mean ``train`` loss and the metrics), and ``best_epoch``
-    with ``at_best``, the metrics of the validation with the lowest ``"val"``.
+    with ``at_best``, the metrics of the validation with the lowest ``"val"``. On return ``model``
+    holds the weights of that validation (kept in the checkpoint too, so a resumed run has them).
     """
     trained = processes.wrap(model)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=args.weight_decay)
     factor = cosine_factor(args.epochs) if args.schedule == "cosine" else (lambda epoch: 1.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
     state = {"epoch": 0, "seconds": 0.0, "history": [], "best_epoch": 0, "at_best": {"val": math.inf}}
+    best_weights = None
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
     if args.resume and checkpoint is not None and checkpoint.exists():
         saved = torch.load(checkpoint)
         model.load_state_dict(saved["model"])
         optimiser.load_state_dict(saved["optimiser"])
         schedule.load_state_dict(saved["schedule"])
-        state = saved["state"]
+        # checkpoints written before the best weights were kept lack them: the model then ends with
+        # its final weights unless a later validation improves
+        state, best_weights = saved["state"], saved.get("best_model")
         # the saved rate belongs to the saved run's length; continue on this run's schedule
         for group, base in zip(optimiser.param_groups, schedule.base_lrs):
             group["lr"] = base * factor(state["epoch"])
@@ -147,11 +152,15 @@ def fit(
             state["history"].append({"epoch": state["epoch"], "train": running / batches, **metrics})
             if metrics["val"] < state["at_best"]["val"]:
                 state.update(best_epoch=state["epoch"], at_best=metrics)
+                best_weights = copy.deepcopy(model.state_dict())
             progress.set_postfix({key: f"{value:.3g}" for key, value in metrics.items()})
             if checkpoint is not None and processes.rank == 0:
                 checkpoint.parent.mkdir(parents=True, exist_ok=True)
                 torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                            "schedule": schedule.state_dict(), "state": state}, checkpoint)
+                            "schedule": schedule.state_dict(), "state": state, "best_model": best_weights},
+                           checkpoint)
+    if best_weights is not None:
+        model.load_state_dict(best_weights)
     return state
 
 

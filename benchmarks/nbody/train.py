@@ -76,7 +76,7 @@ def main(argv=None) -> dict:
     state = fit(model, args, lr=lr, train_size=len(train), loss=loss, evaluate=evaluate, processes=processes,
                 desc=args.model)
     result = {
-        "model": args.model, "seed": args.seed, "lr": lr, "schedule": args.schedule,
+        "model": args.model, "seed": args.seed, "lr": lr, "schedule": args.schedule, "weight_decay": args.weight_decay,
         "params": parameter_count(model), "epochs": state["epoch"], "world_size": processes.world,
         "threads": torch.get_num_threads(), "best_epoch": state["best_epoch"],
         "best_val_mse": state["at_best"]["val"], "test_mse_at_best_val": state["at_best"]["test"],

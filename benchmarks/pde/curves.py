@@ -59,12 +59,14 @@ def sweep(args: argparse.Namespace, options: list[str], path: Path) -> list[dict
 
 
 def summarise(records: list[dict]) -> dict[str, dict[int, tuple[float, float, int]]]:
-    """``model -> size -> (mean, standard deviation, runs)`` of the test relative MSE."""
+    """``model -> size -> (mean, sample standard deviation (0 for one run), runs)`` of the test
+    relative MSE."""
     values: dict[str, dict[int, list[float]]] = {}
     for record in records:
         values.setdefault(record["model"], {}).setdefault(record["train_trajectories"], []).append(
             record["test_rel_mse"])
-    return {model: {size: (statistics.fmean(v), statistics.pstdev(v), len(v)) for size, v in sorted(sizes.items())}
+    return {model: {size: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v))
+                    for size, v in sorted(sizes.items())}
             for model, sizes in values.items()}
 
 
@@ -83,14 +85,11 @@ def markdown(task: str, summary: dict[str, dict[int, tuple[float, float, int]]])
     return "\n".join(lines) + "\n"
 
 
-def plot(task: str, summary: dict[str, dict[int, tuple[float, float, int]]], path: Path) -> None:
-    """Test relative MSE against training trajectories, log-log, error bars one standard deviation."""
-    import matplotlib
+def draw(axes, task: str, summary: dict[str, dict[int, tuple[float, float, int]]]) -> None:
+    """Test relative MSE against training trajectories on ``axes``, log-log, error bars one standard
+    deviation."""
+    from matplotlib.ticker import NullLocator
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(5, 3.5))
     for model, by_size in summary.items():
         sizes = list(by_size)
         means, stds = [by_size[s][0] for s in sizes], [by_size[s][1] for s in sizes]
@@ -98,8 +97,19 @@ def plot(task: str, summary: dict[str, dict[int, tuple[float, float, int]]], pat
     axes.set(xscale="log", yscale="log", xlabel="training trajectories", ylabel="test relative MSE", title=task)
     sizes = sorted({size for by_size in summary.values() for size in by_size})
     axes.set_xticks(sizes, [str(size) for size in sizes])
-    axes.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    axes.legend()
+    axes.xaxis.set_minor_locator(NullLocator())
+    axes.legend(fontsize=8)
+
+
+def plot(task: str, summary: dict[str, dict[int, tuple[float, float, int]]], path: Path) -> None:
+    """:func:`draw` as a PNG of its own."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(5, 3.5))
+    draw(axes, task, summary)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -263,8 +263,10 @@ def _with_defaults(cls: type[ForecastResNet], **fixed) -> Callable[..., Forecast
 MODELS: dict[str, Callable[..., ForecastResNet]] = {
     "clifford": _with_defaults(CliffordResNet),
     "clifford-single": _with_defaults(CliffordResNet, head="single"),
+    # the single head at about the complete head's parameter count (14 hidden multivectors instead of 8)
+    "clifford-single-wide": _with_defaults(CliffordResNet, head="single", channels=14),
     "resnet": _with_defaults(PlainResNet),
     "steerable": _with_defaults(SteerableResNet),
 }
 
-LEARNING_RATES = {"clifford": 3e-3, "clifford-single": 3e-3, "steerable": 3e-3, "resnet": 2e-3}
+LEARNING_RATES = {name: 2e-3 if name == "resnet" else 3e-3 for name in MODELS}

@@ -175,8 +175,7 @@ def _steerable(group_name: str, kernel_basis: str) -> Callable[[], SteerableClas
 MODELS: dict[str, Callable[[], nn.Module]] = {
     **{f"{basis}-{suffix}": _steerable(group_name, basis)
        for basis in ("implicit", "analytic")
-       for suffix, group_name in (("o3", "O(3)"), ("so3", "SO(3)"), ("so2z", "SO(2)z"))},
-    "implicit-octa": _steerable("Octa", "implicit"),
+       for suffix, group_name in (("o3", "O(3)"), ("so3", "SO(3)"), ("so2z", "SO(2)z"), ("octa", "Octa"))},
     "pointnet": PointNet,
 }
 

@@ -9,8 +9,8 @@ that model selection never sees the test distribution; the test rotations are fi
 
 Adam on the cross-entropy through the shared loop of :mod:`benchmarks.training` (cosine schedule,
 best-by-validation selection on the validation error rate, checkpoints, ``--resume``, DDP under
-``torchrun``). The weights at the best validation are kept (beside the checkpoint, as
-``<checkpoint>.best``), and the JSON record describes that model: test accuracy, per-class
+``torchrun``). The loop keeps the weights of the best validation (also in the checkpoint), and the
+JSON record describes that model: test accuracy, per-class
 accuracy, the confusion matrix and the chiral pairs' confusion, and the invariance errors of its
 logits under random rotations, rotations about ``z`` and the mirror ``x -> -x``.
 """
@@ -18,9 +18,6 @@ logits under random rotations, rotations about ``z`` and the mirror ``x -> -x``.
 from __future__ import annotations
 
 import argparse
-import copy
-import math
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -110,30 +107,6 @@ def invariance_errors(model: nn.Module, points: Tensor, seed: int = 0) -> dict[s
             for name, g in transforms.items()}
 
 
-class BestWeights:
-    """The model's weights at its lowest ``"val"`` so far (the selection rule of :func:`fit`), in memory
-    and, on rank 0, in ``path`` so that a resumed run still has them."""
-
-    def __init__(self, model: nn.Module, path: Path | None, resume: bool, processes: Distributed):
-        self.model, self.path, self.processes = model, path, processes
-        self.val, self.weights = math.inf, None
-        if resume and path is not None and path.exists():
-            saved = torch.load(path)
-            self.val, self.weights = saved["val"], saved["model"]
-
-    def update(self, val: float) -> None:
-        if val >= self.val:
-            return
-        self.val, self.weights = val, copy.deepcopy(self.model.state_dict())
-        if self.path is not None and self.processes.rank == 0:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"val": val, "model": self.weights}, self.path)
-
-    def restore(self) -> None:
-        if self.weights is not None:
-            self.model.load_state_dict(self.weights)
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
     processes = Distributed.from_environment()
@@ -143,7 +116,6 @@ def main(argv=None) -> dict:
     lr = args.lr if args.lr is not None else LEARNING_RATES[args.model]
     train, train_group = splits["train"], PROTOCOLS[args.protocol][0]
     rotations = torch.Generator().manual_seed(args.seed * 1009 + processes.rank)  # each rank draws its own
-    best = BestWeights(model, Path(f"{args.checkpoint}.best") if args.checkpoint else None, args.resume, processes)
 
     def loss(module: nn.Module, indices: Tensor) -> Tensor:
         points = train.points[indices] @ random_rotations(len(indices), rotations, train_group).transpose(1, 2)
@@ -154,13 +126,11 @@ def main(argv=None) -> dict:
         metrics = {"val": float((val_logits.argmax(1) != splits["val"].labels).double().mean()),
                    "val_loss": float(nn.functional.cross_entropy(val_logits, splits["val"].labels)),
                    "test_accuracy": float((test_logits.argmax(1) == splits["test"].labels).double().mean())}
-        best.update(metrics["val"])
         return metrics
 
     state = fit(model, args, lr=lr, train_size=len(train), loss=loss, evaluate=evaluate, processes=processes,
                 desc=f"{args.model} {args.protocol}")
-    best.restore()
-    model.eval()
+    model.eval()  # fit leaves the best validation's weights in the model
     confusion = confusion_matrix(predict(model, splits["test"].points), splits["test"].labels)
     result = {
         "model": args.model, "protocol": args.protocol, "seed": args.seed, "lr": lr, "schedule": args.schedule,

@@ -12,7 +12,7 @@ import sys
 import pytest
 import torch
 
-from benchmarks.pde import curves, train
+from benchmarks.pde import curves, report, train
 from benchmarks.pde.data import TASKS, load
 from benchmarks.pde.models import MODELS, PlainResNet
 from benchmarks.pde.train import PROTOCOLS, VAL_SEED, Windows, equivariance_error
@@ -169,3 +169,19 @@ def test_sweep_resumes_without_repeating_recorded_runs(cache, tmp_path, monkeypa
     calls = []
     monkeypatch.setattr(train, "main", lambda argv: calls.append(argv) or pytest.fail("recorded run repeated"))
     assert curves.main([*common, "--sizes", "1"]) == first and not calls
+
+
+def test_report_writes_one_table_per_swept_task_and_keeps_other_sections(cache, tmp_path):
+    for task, seeds in (("navier_stokes", ["0", "1"]), ("maxwell", ["0"])):
+        curves.main(["--task", task, "--models", "resnet", "--sizes", "1", "--seeds", *seeds, "--out-dir",
+                     str(tmp_path), *TINY, "--cache", str(cache)])
+    markdown = tmp_path / "RESULTS.md"
+    markdown.write_text("# Results\n\n## Other\n\nkept\n")
+    report.main(["--results", str(tmp_path), "--markdown", str(markdown)])
+    text = markdown.read_text()
+    assert "## Other\n\nkept" in text and "<!-- pde:begin -->" in text
+    records = json.loads((tmp_path / "navier_stokes.json").read_text())
+    mean = sum(r["test_rel_mse"] for r in records) / 2
+    assert f"| 1 | {mean:.2e} ± " in text and "(2) |" in text
+    assert text.index("**navier_stokes**") < text.index("**maxwell**")
+    assert (tmp_path / "data_efficiency.png").stat().st_size > 0

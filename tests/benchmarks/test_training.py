@@ -53,6 +53,24 @@ def test_best_validation_is_recorded_with_its_metrics():
     assert [entry["epoch"] for entry in state["history"]] == [1, 2, 3, 4]
 
 
+def test_the_model_ends_with_the_weights_of_its_best_validation():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    snapshots, vals = [], iter([3.0, 1.0, 2.0, 4.0])  # the second validation is the best
+
+    def loss(module, indices):
+        return (module(INPUTS[indices])[:, 0] - TARGETS[indices]).pow(2).mean()
+
+    def evaluate():
+        snapshots.append(model.weight.clone())
+        return {"val": next(vals)}
+
+    state = fit(model, arguments("--epochs", "4"), lr=0.05, train_size=len(INPUTS), loss=loss, evaluate=evaluate,
+                processes=Distributed(), desc="toy")
+    assert state["best_epoch"] == 2 and not torch.equal(snapshots[1], snapshots[3])
+    assert torch.equal(model.weight, snapshots[1])
+
+
 def test_an_interrupted_run_resumes_to_the_same_model(tmp_path):
     args = arguments("--epochs", "4", "--checkpoint", str(tmp_path / "toy.ckpt"), "--resume")
     straight, _ = train(arguments("--epochs", "4"))

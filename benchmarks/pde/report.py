@@ -1,0 +1,108 @@
+"""Tables and curves of the PDE data-efficiency sweeps: ``python -m benchmarks.pde.report``.
+
+Reads the sweep records ``<results>/<task>.json`` written by :mod:`benchmarks.pde.curves` (every
+task that has one), rewrites the marked PDE section of ``benchmarks/RESULTS.md`` (text after the
+section's end marker is kept) with one table per task, and draws all tasks' curves side by side in
+``<results>/data_efficiency.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from benchmarks.pde.curves import RESULTS, draw, summarise  # noqa: E402
+from benchmarks.pde.data import TASKS  # noqa: E402
+from benchmarks.results import RESULTS_MD, machine, update_section  # noqa: E402
+
+GROUPS = {"navier_stokes": "O(2,0) on 2D space", "maxwell": "O(3,0) on 3D space",
+          "electrodynamics": "O(1,2) on (t, x, y) spacetime"}
+
+
+def load_sweeps(results: Path) -> dict[str, list[dict]]:
+    """``task -> records`` for every task with a sweep file in ``results``, in :data:`TASKS` order."""
+    return {task: json.loads((results / f"{task}.json").read_text())
+            for task in TASKS if (results / f"{task}.json").exists()}
+
+
+def task_table(records: list[dict]) -> str:
+    """Rows: training-set sizes (test relative MSE, mean ± sample std over seeds, runs in brackets),
+    then parameters, seconds per epoch at the largest size and the largest trained equivariance
+    error; one column per model."""
+    summary = summarise(records)
+    models = list(summary)
+    sizes = sorted({r["train_trajectories"] for r in records})
+    by_model = {model: [r for r in records if r["model"] == model] for model in models}
+    lines = ["| training trajectories | " + " | ".join(models) + " |", "|---:|" + "---:|" * len(models)]
+
+    def row(label: str, cell) -> None:
+        lines.append(f"| {label} | " + " | ".join(cell(model) for model in models) + " |")
+
+    def score(model: str, size: int) -> str:
+        if size not in summary[model]:
+            return "-"
+        mean, std, runs = summary[model][size]
+        return f"{mean:.2e}" + (f" ± {std:.1e}" if runs > 1 else "") + f" ({runs})"
+
+    for size in sizes:
+        row(str(size), lambda model, size=size: score(model, size))
+    row("parameters", lambda model: f"{by_model[model][0]['params']:,}")
+    largest = {model: max(r["train_trajectories"] for r in by_model[model]) for model in models}
+    seconds = {model: statistics.mean(r["seconds_per_epoch"] for r in by_model[model]
+                                      if r["train_trajectories"] == largest[model]) for model in models}
+    row("s / epoch at the largest size", lambda model: f"{seconds[model]:.1f}")
+    row("equivariance error (trained, float32, largest over runs)",
+        lambda model: f"{max(r['equivariance_error'] for r in by_model[model]):.1e}")
+    return "\n".join(lines)
+
+
+def section(sweeps: dict[str, list[dict]], plot_link: str) -> str:
+    parts = [f"Machine: {machine()}; one torch thread per run (`OMP_NUM_THREADS=1`), with other runs on the "
+             "two cores, so seconds per epoch compare models within a table only. Test relative MSE "
+             "(`sum (prediction - target)^2 / sum target^2` per window, averaged) at the best validation epoch; "
+             "equivariance errors are the trained models' largest relative errors over all grid-preserving "
+             "group elements on two test windows.", ""]
+    for task, records in sweeps.items():
+        persistence = statistics.mean(r["persistence_test_rel_mse"] for r in records)
+        parts += [f"**{task}** ({GROUPS[task]}; {records[0]['epochs']} epochs; repeating the last input frame "
+                  f"scores {persistence:.2e}):", "", task_table(records), ""]
+    parts.append(f"![PDE data efficiency]({plot_link})")
+    return "\n".join(parts)
+
+
+def plot(sweeps: dict[str, list[dict]], path: Path) -> None:
+    """One log-log panel per task (:func:`benchmarks.pde.curves.draw`)."""
+    figure, axes = plt.subplots(1, len(sweeps), figsize=(5 * len(sweeps), 3.8), squeeze=False)
+    for axis, (task, records) in zip(axes[0], sweeps.items()):
+        draw(axis, task, summarise(records))
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pde.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", default=str(RESULTS), help="folder with the sweeps' <task>.json records")
+    parser.add_argument("--markdown", default=str(RESULTS_MD), help="RESULTS.md to update")
+    args = parser.parse_args(argv)
+    results, markdown = Path(args.results), Path(args.markdown)
+    sweeps = load_sweeps(results)
+    if not sweeps:
+        parser.error(f"no sweep records (<task>.json) in {results}")
+    figure = results / "data_efficiency.png"
+    plot(sweeps, figure)
+    link = Path(os.path.relpath(figure, markdown.resolve().parent)).as_posix()
+    update_section(markdown, "pde", "PDE forecasting", section(sweeps, link))
+
+
+if __name__ == "__main__":
+    main()
