@@ -3,7 +3,9 @@
 Both functions return ``edge_index`` ``(2, E)`` with row 0 the source ``j`` and row 1 the target
 ``i`` (the message-passing convention of :class:`~implicit_kernels.PointConv`), edges sorted by
 target. ``batch`` (``(N,)``, graph id per node) keeps graphs apart. Distances are computed in
-blocks of rows, so memory is ``O(block * N)`` rather than ``O(N^2)``.
+blocks of rows, so memory is ``O(block * N)`` rather than ``O(N^2)``; when ``batch`` is sorted
+(graphs stored one after the other, as batching usually leaves them) a block is only compared with
+the nodes of its own graphs, so the cost grows linearly with the number of graphs.
 """
 
 from __future__ import annotations
@@ -23,16 +25,24 @@ def _check(pos: torch.Tensor, batch: torch.Tensor | None) -> None:
 
 
 def _blocked_distances(pos: torch.Tensor, batch: torch.Tensor | None, loop: bool):
-    """Yield ``(targets, distances)`` blocks, ``inf`` across graphs and (without ``loop``) on the diagonal."""
+    """Yield ``(targets, first, distances)``: the distances from the block of nodes ``targets`` to
+    the sources ``first, first + 1, ...``, ``inf`` across graphs and (without ``loop``) from a node to
+    itself. With a sorted ``batch`` the sources are the nodes of the block's graphs only."""
     n = pos.shape[0]
+    contiguous = batch is not None and bool((batch[1:] >= batch[:-1]).all())
     for start in range(0, n, _BLOCK):
-        targets = torch.arange(start, min(start + _BLOCK, n), device=pos.device)
-        dist = torch.cdist(pos[targets], pos)
+        stop = min(start + _BLOCK, n)
+        targets = torch.arange(start, stop, device=pos.device)
+        first, last = 0, n
+        if contiguous:
+            first = int(torch.searchsorted(batch, batch[start]))
+            last = int(torch.searchsorted(batch, batch[stop - 1], right=True))
+        dist = torch.cdist(pos[targets], pos[first:last])
         if batch is not None:
-            dist = dist.masked_fill(batch[targets][:, None] != batch[None, :], float("inf"))
+            dist = dist.masked_fill(batch[targets][:, None] != batch[None, first:last], float("inf"))
         if not loop:
-            dist[torch.arange(len(targets)), targets] = float("inf")
-        yield targets, dist
+            dist[torch.arange(len(targets)), targets - first] = float("inf")
+        yield targets, first, dist
 
 
 def radius_graph(
@@ -48,7 +58,7 @@ def radius_graph(
     """
     _check(pos, batch)
     edges = []
-    for targets, dist in _blocked_distances(pos, batch, loop):
+    for targets, first, dist in _blocked_distances(pos, batch, loop):
         if max_num_neighbors is not None:
             k = min(max_num_neighbors, dist.shape[1])
             values, index = dist.topk(k, dim=1, largest=False)
@@ -57,7 +67,7 @@ def radius_graph(
             src, row = index[keep], rows[keep]
         else:
             row, src = (dist <= r).nonzero(as_tuple=True)
-        edges.append(torch.stack([src, targets[row]]))
+        edges.append(torch.stack([first + src, targets[row]]))
     return _sorted_by_target(edges, pos)
 
 
@@ -67,11 +77,11 @@ def knn_graph(pos: torch.Tensor, k: int, batch: torch.Tensor | None = None, loop
     if k < 1:
         raise ValueError(f"k must be positive, got {k}")
     edges = []
-    for targets, dist in _blocked_distances(pos, batch, loop):
+    for targets, first, dist in _blocked_distances(pos, batch, loop):
         values, index = dist.topk(min(k, dist.shape[1]), dim=1, largest=False)
         keep = torch.isfinite(values)
         rows = torch.arange(len(targets), device=pos.device)[:, None].expand_as(index)
-        edges.append(torch.stack([index[keep], targets[rows[keep]]]))
+        edges.append(torch.stack([first + index[keep], targets[rows[keep]]]))
     return _sorted_by_target(edges, pos)
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from implicit_kernels import knn_graph, radius_graph
+from implicit_kernels import graph, knn_graph, radius_graph
 
 
 def edge_set(edge_index):
@@ -43,6 +43,33 @@ def test_knn_graph_matches_brute_force_and_respects_batches():
     dist.fill_diagonal_(float("inf"))
     expected = {(int(j), i) for i in range(120) for j in dist[i].topk(6, largest=False).indices}
     assert edge_set(edges) == expected
+
+
+def brute_force(pos, batch, loop, radius=None, k=None):
+    """Edges ``(j, i)`` from all pairwise distances: within ``radius``, or the ``k`` nearest."""
+    dist = torch.cdist(pos, pos)
+    dist[batch[:, None] != batch[None, :]] = float("inf")
+    if not loop:
+        dist.fill_diagonal_(float("inf"))
+    if radius is not None:
+        return {(j, i) for i, j in (dist <= radius).nonzero().tolist()}
+    return {(int(j), i) for i in range(len(pos)) for j in dist[i].topk(k, largest=False).indices}
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+@pytest.mark.parametrize("loop", [False, True])
+def test_blocks_spanning_several_graphs_match_brute_force(shuffled, loop, monkeypatch):
+    # blocks of 16 rows over graphs of 5 to 30 nodes: blocks start and end inside graphs; a sorted
+    # batch takes the per-graph path, a shuffled one compares every block with all nodes
+    monkeypatch.setattr(graph, "_BLOCK", 16)
+    generator = torch.Generator().manual_seed(3)
+    sizes = torch.randint(5, 31, (9,), generator=generator)
+    batch = torch.arange(9).repeat_interleave(sizes)
+    if shuffled:
+        batch = batch[torch.randperm(len(batch), generator=generator)]
+    pos = torch.rand(len(batch), 3, generator=generator)
+    assert edge_set(radius_graph(pos, 0.4, batch=batch, loop=loop)) == brute_force(pos, batch, loop, radius=0.4)
+    assert edge_set(knn_graph(pos, 4, batch=batch, loop=loop)) == brute_force(pos, batch, loop, k=4)
 
 
 def test_graph_input_errors():
