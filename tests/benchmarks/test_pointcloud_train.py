@@ -20,7 +20,8 @@ TINY = ["--sizes", "32", "16", "--points", "32", "--val-fraction", "0.25", "--ba
 MIRROR = torch.diag(torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64))
 # the group each equivariant model is invariant under
 GROUPS = {"implicit-o3": "O(3)", "implicit-so3": "SO(3)", "implicit-so2z": "SO(2)z", "implicit-octa": "Octa",
-          "analytic-o3": "O(3)", "analytic-so3": "SO(3)", "analytic-so2z": "SO(2)z", "analytic-octa": "Octa"}
+          "analytic-o3": "O(3)", "analytic-so3": "SO(3)", "analytic-so2z": "SO(2)z", "analytic-octa": "Octa",
+          "analytic-o3-wide": "O(3)"}
 
 
 @pytest.fixture(scope="module")
