@@ -29,25 +29,33 @@ class SteerableNBody(nn.Module):
             or a subgroup such as ``"SO(3)"``).
         scalars, vectors: hidden scalar and vector channels.
         layers: number of hidden convolutions (with residuals).
+        node_scalars: also feed each kernel the (layer-normalised) scalar features of both nodes
+            of the edge, so messages depend non-linearly on the receiving and sending nodes' invariants
+            (still equivariant: the kernel's attributes are invariant).
         **kernel_options: passed to every :class:`PointConv` (e.g. ``width``, or
             ``basis="analytic"`` for escnn's analytic kernels in the same network).
     """
 
-    def __init__(self, group: str = "O(3)", scalars: int = 16, vectors: int = 8, layers: int = 4, **kernel_options):
+    def __init__(self, group: str = "O(3)", scalars: int = 16, vectors: int = 8, layers: int = 4,
+                 node_scalars: bool = False, **kernel_options):
         super().__init__()
         G = get_group(group)
-        self.scalars, self.vectors = scalars, vectors
+        self.scalars, self.vectors, self.node_scalars = scalars, vectors, node_scalars
         rep_in = 2 * G.trivial + 2 * G.standard  # |v|, 1, centred x, v
         hidden = scalars * G.trivial + vectors * G.standard
         gated = (scalars + vectors) * G.trivial + vectors * G.standard
-        attr = 2 * G.trivial  # q_i q_j, |x_ij|
 
-        def conv(a, b):
+        def conv(a, b, n_scalars):
+            # q_i q_j, |x_ij| and, with node_scalars, the scalar features of both nodes
+            attr = (2 + 2 * n_scalars * node_scalars) * G.trivial
             return PointConv(a, b, attr, radius=3.0, avg_degree=4.0, **kernel_options)
 
-        self.convs = nn.ModuleList([conv(rep_in if i == 0 else hidden, gated) for i in range(layers)])
+        self.convs = nn.ModuleList([conv(rep_in, gated, 2)] + [conv(hidden, gated, scalars) for _ in range(layers - 1)])
         self.gate = GatedFields(scalars, [3] * vectors)
-        self.readout = conv(hidden, G.standard)
+        self.readout = conv(hidden, G.standard, scalars)
+        # normalised node scalars in the kernels' inputs (unnormalised ones made training diverge)
+        self.norms = nn.ModuleList([nn.LayerNorm(2)] + [nn.LayerNorm(scalars) for _ in range(layers)]
+                                   if node_scalars else [])
         # the displacement starts small (the convolutions keep unit variance, displacements are ~0.5)
         self.readout_scale = nn.Parameter(torch.tensor(0.1))
 
@@ -60,11 +68,19 @@ class SteerableNBody(nn.Module):
         nodes = torch.arange(len(x))
         edges = torch.cat([edges, torch.stack([nodes, nodes])], dim=1)
         charge = torch.cat([graph["edge_charge"], graph["charges"] ** 2])
-        attr = torch.stack([charge, (x[edges[0]] - x[edges[1]]).norm(dim=-1)], dim=-1)
+        edge_attr = torch.stack([charge, (x[edges[0]] - x[edges[1]]).norm(dim=-1)], dim=-1)
+
+        def attr(h: torch.Tensor, layer: int) -> torch.Tensor:
+            if not self.node_scalars:
+                return edge_attr
+            norm = self.norms[layer]
+            invariant = norm(h[:, : norm.normalized_shape[0]])  # the trivial fields come first
+            return torch.cat([edge_attr, invariant[edges[0]], invariant[edges[1]]], dim=-1)
+
         for i, conv in enumerate(self.convs):
-            update = self.gate(conv(h, x, edges, attr))
+            update = self.gate(conv(h, x, edges, attr(h, i)))
             h = update if i == 0 else (h + update) / 2**0.5
-        return x + self.readout_scale * self.readout(h, x, edges, attr)
+        return x + self.readout_scale * self.readout(h, x, edges, attr(h, len(self.convs)))
 
 
 class EGNN(nn.Module):
@@ -134,6 +150,7 @@ MODELS = {
     "clifford-o3": lambda: SteerableNBody("O(3,0)"),
     "matrix-o3": lambda: SteerableNBody("O(3)-mat"),
     "implicit-o3-small": lambda: SteerableNBody("O(3)", **SMALL),
+    "implicit-o3-nodes": lambda: SteerableNBody("O(3)", node_scalars=True),
     "clifford-o3-small": lambda: SteerableNBody("O(3,0)", **SMALL),
     "egnn": EGNN,
     "mpnn": MessagePassing,
