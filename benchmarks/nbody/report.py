@@ -25,13 +25,18 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PUBLISHED = {"EGNN": 0.0071, "SEGNN": 0.0043, "CGENN": 0.0039}  # test MSE, DESIGN.md section 6
 
 
+def weight_decay(record: dict) -> float:
+    """The run's Adam weight decay; records from before the field was added ran with the loop's
+    default, 1e-12."""
+    return record.get("weight_decay", 1e-12)
+
+
 def full_table(runs: dict[str, list[dict]]) -> str:
     lines = ["| model | seed | weight decay | epochs | best epoch | test MSE at best val | params | s / epoch "
              "| threads |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for model, records in runs.items():
         for r in records:
-            # records from before the field was added ran with the loop's default, 1e-12
-            lines.append(f"| {model} | {r['seed']} | {r.get('weight_decay', 1e-12):.0e} | {r['epochs']} | "
+            lines.append(f"| {model} | {r['seed']} | {weight_decay(r):.0e} | {r['epochs']} | "
                          f"{r['best_epoch']} | {r['test_mse_at_best_val']:.2e} | {r['params']:,} | "
                          f"{r['seconds_per_epoch']:.1f} | {r['threads']} |")
     lines += ["", "Published test MSE on the same task: "
@@ -75,9 +80,10 @@ def plot_full(runs: dict[str, list[dict]], path: Path) -> None:
     for model, records in sorted(runs.items()):
         for r in records:
             epochs = [entry["epoch"] for entry in r["history"]]
-            line, = axis.plot(epochs, [entry["val"] for entry in r["history"]], label=f"{model} s{r['seed']} val")
+            name = f"{model} s{r['seed']} wd {weight_decay(r):.0e}"
+            line, = axis.plot(epochs, [entry["val"] for entry in r["history"]], label=f"{name} val")
             axis.plot(epochs, [entry["train"] for entry in r["history"]], linestyle="--", color=line.get_color(),
-                      label=f"{model} s{r['seed']} train")
+                      label=f"{name} train")
             axis.axvline(r["best_epoch"], color=line.get_color(), alpha=0.3)
     for name, value in PUBLISHED.items():
         axis.axhline(value, color="grey", linestyle=":", linewidth=1)
