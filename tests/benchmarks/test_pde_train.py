@@ -81,6 +81,7 @@ def test_every_model_trains_on_every_task(task, model, cache, tmp_path):
     assert record["test_rel_mse"] == record["history"][0]["test"] and math.isfinite(record["test_rel_mse"])
     assert record["seconds_per_epoch"] > 0 and record["persistence_test_rel_mse"] > 0
     assert (record["equivariance_error"] < 1e-5) == (model != "resnet")
+    assert (record["equivariance_error_float64"] < 1e-10) == (model != "resnet")
 
 
 def test_steerable_model_needs_a_euclidean_space_grid():
