@@ -93,7 +93,9 @@ def draw(axes, task: str, summary: dict[str, dict[int, tuple[float, float, int]]
     for model, by_size in summary.items():
         sizes = list(by_size)
         means, stds = [by_size[s][0] for s in sizes], [by_size[s][1] for s in sizes]
-        axes.errorbar(sizes, means, yerr=stds, marker="o", capsize=3, label=model)
+        # one colour per model, the same in every panel and figure
+        colour = f"C{list(MODELS).index(model)}"
+        axes.errorbar(sizes, means, yerr=stds, marker="o", capsize=3, label=model, color=colour)
     axes.set(xscale="log", yscale="log", xlabel="training trajectories", ylabel="test relative MSE", title=task)
     sizes = sorted({size for by_size in summary.values() for size in by_size})
     axes.set_xticks(sizes, [str(size) for size in sizes])
