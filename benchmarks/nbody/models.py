@@ -29,9 +29,10 @@ class SteerableNBody(nn.Module):
             or a subgroup such as ``"SO(3)"``).
         scalars, vectors: hidden scalar and vector channels.
         layers: number of hidden convolutions (with residuals).
-        node_scalars: also feed each kernel the (layer-normalised) scalar features of both nodes
-            of the edge, so messages depend non-linearly on the receiving and sending nodes' invariants
-            (still equivariant: the kernel's attributes are invariant).
+        node_scalars: also feed each kernel the scalar features of both nodes of the edge (``|v|``
+            in the first layer, the layer-normalised hidden scalars after it), so that messages
+            depend non-linearly on both nodes' invariants (still equivariant: the kernel's
+            attributes are invariant).
         **kernel_options: passed to every :class:`PointConv` (e.g. ``width``, or
             ``basis="analytic"`` for escnn's analytic kernels in the same network).
     """
@@ -50,11 +51,15 @@ class SteerableNBody(nn.Module):
             attr = (2 + 2 * n_scalars * node_scalars) * G.trivial
             return PointConv(a, b, attr, radius=3.0, avg_degree=4.0, **kernel_options)
 
-        self.convs = nn.ModuleList([conv(rep_in, gated, 2)] + [conv(hidden, gated, scalars) for _ in range(layers - 1)])
+        # node scalars each kernel sees: |v| in the first layer, the hidden scalars after it
+        self.node_scalar_counts = [1] + [scalars] * layers
+        self.convs = nn.ModuleList(conv(rep_in if i == 0 else hidden, gated, self.node_scalar_counts[i])
+                                   for i in range(layers))
         self.gate = GatedFields(scalars, [3] * vectors)
         self.readout = conv(hidden, G.standard, scalars)
-        # normalised node scalars in the kernels' inputs (unnormalised ones made training diverge)
-        self.norms = nn.ModuleList([nn.LayerNorm(2)] + [nn.LayerNorm(scalars) for _ in range(layers)]
+        # hidden scalars are layer-normalised before they enter a kernel (unnormalised ones made
+        # training diverge); |v| is of order one already
+        self.norms = nn.ModuleList([nn.Identity()] + [nn.LayerNorm(scalars) for _ in range(layers)]
                                    if node_scalars else [])
         # the displacement starts small (the convolutions keep unit variance, displacements are ~0.5)
         self.readout_scale = nn.Parameter(torch.tensor(0.1))
@@ -73,8 +78,8 @@ class SteerableNBody(nn.Module):
         def attr(h: torch.Tensor, layer: int) -> torch.Tensor:
             if not self.node_scalars:
                 return edge_attr
-            norm = self.norms[layer]
-            invariant = norm(h[:, : norm.normalized_shape[0]])  # the trivial fields come first
+            # the trivial fields come first (|v| first in the input)
+            invariant = self.norms[layer](h[:, : self.node_scalar_counts[layer]])
             return torch.cat([edge_attr, invariant[edges[0]], invariant[edges[1]]], dim=-1)
 
         for i, conv in enumerate(self.convs):
