@@ -6,8 +6,9 @@ after the other in this process (:func:`benchmarks.pde.train.main`); seed ``s`` 
 initialisation and the training trajectories (``--seed s --data-seed s``), while the validation and
 test sets stay fixed. Options the sweep does not know (``--epochs 20 --grid 16 ...``) go to every
 run. Writes, in ``--out-dir``: ``<task>.json`` (one record per run, after every run; a rerun skips
-the runs recorded there), ``<task>.md`` (test relative MSE,
-mean +- standard deviation over seeds, per model and size) and ``<task>.png`` (the same, log-log).
+the runs recorded there), ``<task>.md`` (:func:`table`: test relative
+MSE, mean ± sample standard deviation over seeds, per model and size, with parameters, time and
+trained equivariance error) and ``<task>.png`` (the same, log-log).
 """
 
 from __future__ import annotations
@@ -70,19 +71,40 @@ def summarise(records: list[dict]) -> dict[str, dict[int, tuple[float, float, in
             for model, sizes in values.items()}
 
 
-def markdown(task: str, summary: dict[str, dict[int, tuple[float, float, int]]]) -> str:
-    """A table: one row per training-set size, one column per model."""
+def table(records: list[dict]) -> str:
+    """Rows: training-set sizes (test relative MSE, mean ± sample std over seeds, runs in brackets),
+    then parameters, seconds per epoch at the largest size and the largest trained equivariance
+    error; one column per model."""
+    summary = summarise(records)
     models = list(summary)
-    sizes = sorted({size for by_size in summary.values() for size in by_size})
-    lines = [f"Test relative MSE on `{task}` (mean +- std over seeds, runs in brackets)", "",
-             "| training trajectories | " + " | ".join(models) + " |", "|---:|" + "---:|" * len(models)]
+    sizes = sorted({r["train_trajectories"] for r in records})
+    by_model = {model: [r for r in records if r["model"] == model] for model in models}
+    lines = ["| training trajectories | " + " | ".join(models) + " |", "|---:|" + "---:|" * len(models)]
 
-    def cell(stats: tuple[float, float, int] | None) -> str:
-        return "-" if stats is None else f"{stats[0]:.3g} +- {stats[1]:.2g} ({stats[2]})"
+    def row(label: str, cell) -> None:
+        lines.append(f"| {label} | " + " | ".join(cell(model) for model in models) + " |")
+
+    def score(model: str, size: int) -> str:
+        if size not in summary[model]:
+            return "-"
+        mean, std, runs = summary[model][size]
+        return f"{mean:.2e}" + (f" ± {std:.1e}" if runs > 1 else "") + f" ({runs})"
 
     for size in sizes:
-        lines.append(f"| {size} | " + " | ".join(cell(summary[model].get(size)) for model in models) + " |")
-    return "\n".join(lines) + "\n"
+        row(str(size), lambda model, size=size: score(model, size))
+    row("parameters", lambda model: f"{by_model[model][0]['params']:,}")
+    largest = {model: max(r["train_trajectories"] for r in by_model[model]) for model in models}
+    seconds = {model: statistics.mean(r["seconds_per_epoch"] for r in by_model[model]
+                                      if r["train_trajectories"] == largest[model]) for model in models}
+    row("s / epoch at the largest size", lambda model: f"{seconds[model]:.1f}")
+    row("equivariance error (trained, float32, largest over runs)",
+        lambda model: f"{max(r['equivariance_error'] for r in by_model[model]):.1e}")
+    return "\n".join(lines)
+
+
+def markdown(task: str, records: list[dict]) -> str:
+    """:func:`table` under a title."""
+    return f"Test relative MSE on `{task}` (mean ± sample std over seeds, runs in brackets)\n\n{table(records)}\n"
 
 
 def draw(axes, task: str, summary: dict[str, dict[int, tuple[float, float, int]]]) -> None:
@@ -123,7 +145,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     records = sweep(args, options, out / f"{args.task}.json")
     summary = summarise(records)
-    (out / f"{args.task}.md").write_text(markdown(args.task, summary))
+    (out / f"{args.task}.md").write_text(markdown(args.task, records))
     plot(args.task, summary, out / f"{args.task}.png")
     return records
 

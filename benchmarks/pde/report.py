@@ -19,7 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmarks.pde.curves import RESULTS, draw, summarise  # noqa: E402
+from benchmarks.pde.curves import RESULTS, draw, summarise, table  # noqa: E402
 from benchmarks.pde.data import TASKS  # noqa: E402
 from benchmarks.results import RESULTS_MD, machine, update_section  # noqa: E402
 
@@ -33,37 +33,6 @@ def load_sweeps(results: Path) -> dict[str, list[dict]]:
             for task in TASKS if (results / f"{task}.json").exists()}
 
 
-def task_table(records: list[dict]) -> str:
-    """Rows: training-set sizes (test relative MSE, mean ± sample std over seeds, runs in brackets),
-    then parameters, seconds per epoch at the largest size and the largest trained equivariance
-    error; one column per model."""
-    summary = summarise(records)
-    models = list(summary)
-    sizes = sorted({r["train_trajectories"] for r in records})
-    by_model = {model: [r for r in records if r["model"] == model] for model in models}
-    lines = ["| training trajectories | " + " | ".join(models) + " |", "|---:|" + "---:|" * len(models)]
-
-    def row(label: str, cell) -> None:
-        lines.append(f"| {label} | " + " | ".join(cell(model) for model in models) + " |")
-
-    def score(model: str, size: int) -> str:
-        if size not in summary[model]:
-            return "-"
-        mean, std, runs = summary[model][size]
-        return f"{mean:.2e}" + (f" ± {std:.1e}" if runs > 1 else "") + f" ({runs})"
-
-    for size in sizes:
-        row(str(size), lambda model, size=size: score(model, size))
-    row("parameters", lambda model: f"{by_model[model][0]['params']:,}")
-    largest = {model: max(r["train_trajectories"] for r in by_model[model]) for model in models}
-    seconds = {model: statistics.mean(r["seconds_per_epoch"] for r in by_model[model]
-                                      if r["train_trajectories"] == largest[model]) for model in models}
-    row("s / epoch at the largest size", lambda model: f"{seconds[model]:.1f}")
-    row("equivariance error (trained, float32, largest over runs)",
-        lambda model: f"{max(r['equivariance_error'] for r in by_model[model]):.1e}")
-    return "\n".join(lines)
-
-
 def section(sweeps: dict[str, list[dict]], plot_link: str) -> str:
     parts = [f"Machine: {machine()}; one torch thread per run (`OMP_NUM_THREADS=1`), with other runs on the "
              "two cores, so seconds per epoch compare models within a table only. Test relative MSE "
@@ -73,7 +42,7 @@ def section(sweeps: dict[str, list[dict]], plot_link: str) -> str:
     for task, records in sweeps.items():
         persistence = statistics.mean(r["persistence_test_rel_mse"] for r in records)
         parts += [f"**{task}** ({GROUPS[task]}; {records[0]['epochs']} epochs; repeating the last input frame "
-                  f"scores {persistence:.2e}):", "", task_table(records), ""]
+                  f"scores {persistence:.2e}):", "", table(records), ""]
     parts.append(f"![PDE data efficiency]({plot_link})")
     return "\n".join(parts)
 
