@@ -33,15 +33,20 @@ class SteerableNBody(nn.Module):
             in the first layer, the layer-normalised hidden scalars after it), so that messages
             depend non-linearly on both nodes' invariants (still equivariant: the kernel's
             attributes are invariant).
+        moving: every hidden convolution also outputs one vector ``d_i`` that moves the positions
+            the next layers' kernels see, ``x_i <- x_i + s_l d_i`` (``s_l`` learned), as EGNN
+            moves its coordinates; messages then depend non-linearly on both nodes' features
+            through the kernel's argument ``x_j - x_i`` (still equivariant: ``d_i`` is a vector).
+            The readout's displacement is added to the moved positions.
         **kernel_options: passed to every :class:`PointConv` (e.g. ``width``, or
             ``basis="analytic"`` for escnn's analytic kernels in the same network).
     """
 
     def __init__(self, group: str = "O(3)", scalars: int = 16, vectors: int = 8, layers: int = 4,
-                 node_scalars: bool = False, **kernel_options):
+                 node_scalars: bool = False, moving: bool = False, **kernel_options):
         super().__init__()
         G = get_group(group)
-        self.scalars, self.vectors, self.node_scalars = scalars, vectors, node_scalars
+        self.scalars, self.vectors, self.node_scalars, self.moving = scalars, vectors, node_scalars, moving
         rep_in = 2 * G.trivial + 2 * G.standard  # |v|, 1, centred x, v
         hidden = scalars * G.trivial + vectors * G.standard
         gated = (scalars + vectors) * G.trivial + vectors * G.standard
@@ -53,8 +58,11 @@ class SteerableNBody(nn.Module):
 
         # node scalars each kernel sees: |v| in the first layer, the hidden scalars after it
         self.node_scalar_counts = [1] + [scalars] * layers
-        self.convs = nn.ModuleList(conv(rep_in if i == 0 else hidden, gated, self.node_scalar_counts[i])
+        conv_out = gated + G.standard if moving else gated
+        self.convs = nn.ModuleList(conv(rep_in if i == 0 else hidden, conv_out, self.node_scalar_counts[i])
                                    for i in range(layers))
+        # the moves start small next to the inter-particle distances (the convolutions' outputs have unit variance)
+        self.steps = nn.Parameter(torch.full((layers,), 0.1)) if moving else None
         self.gate = GatedFields(scalars, [3] * vectors)
         self.readout = conv(hidden, G.standard, scalars)
         # hidden scalars are layer-normalised before they enter a kernel (unnormalised ones made
@@ -73,9 +81,9 @@ class SteerableNBody(nn.Module):
         nodes = torch.arange(len(x))
         edges = torch.cat([edges, torch.stack([nodes, nodes])], dim=1)
         charge = torch.cat([graph["edge_charge"], graph["charges"] ** 2])
-        edge_attr = torch.stack([charge, (x[edges[0]] - x[edges[1]]).norm(dim=-1)], dim=-1)
 
-        def attr(h: torch.Tensor, layer: int) -> torch.Tensor:
+        def attr(h: torch.Tensor, x: torch.Tensor, layer: int) -> torch.Tensor:
+            edge_attr = torch.stack([charge, (x[edges[0]] - x[edges[1]]).norm(dim=-1)], dim=-1)
             if not self.node_scalars:
                 return edge_attr
             # the trivial fields come first (|v| first in the input)
@@ -83,9 +91,13 @@ class SteerableNBody(nn.Module):
             return torch.cat([edge_attr, invariant[edges[0]], invariant[edges[1]]], dim=-1)
 
         for i, conv in enumerate(self.convs):
-            update = self.gate(conv(h, x, edges, attr(h, i)))
+            out = conv(h, x, edges, attr(h, x, i))
+            if self.moving:
+                out, move = out[:, : -x.shape[1]], out[:, -x.shape[1]:]
+                x = x + self.steps[i] * move
+            update = self.gate(out)
             h = update if i == 0 else (h + update) / 2**0.5
-        return x + self.readout_scale * self.readout(h, x, edges, attr(h, len(self.convs)))
+        return x + self.readout_scale * self.readout(h, x, edges, attr(h, x, len(self.convs)))
 
 
 class EGNN(nn.Module):
@@ -156,6 +168,7 @@ MODELS = {
     "matrix-o3": lambda: SteerableNBody("O(3)-mat"),
     "implicit-o3-small": lambda: SteerableNBody("O(3)", **SMALL),
     "implicit-o3-nodes": lambda: SteerableNBody("O(3)", node_scalars=True),
+    "implicit-o3-moving": lambda: SteerableNBody("O(3)", moving=True),
     "clifford-o3-small": lambda: SteerableNBody("O(3,0)", **SMALL),
     "egnn": EGNN,
     "mpnn": MessagePassing,

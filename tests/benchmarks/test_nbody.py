@@ -73,6 +73,25 @@ def test_every_model_trains_and_equivariant_ones_are(model, tmp_path):
     assert resumed["epochs"] == 3 and len(resumed["history"]) == 3
 
 
+@pytest.mark.parametrize("model", ["implicit-o3", "implicit-o3-moving"])
+@pytest.mark.parametrize("improper", [False, True])
+def test_steerable_models_are_exactly_equivariant_in_float64(model, improper, tmp_path):
+    """E(3): random rotations (or rotoreflections) and translations of positions and velocities
+    move the predicted positions the same way, to float64 round-off; with ``moving`` this covers
+    the positions the layers move and the kernels see."""
+    split = data.load((4, 4, 8), seed=5, cache=tmp_path)["test"]
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        torch.manual_seed(0)
+        net = MODELS[model]()
+        double = data.NBodySplit(*(t.double() for t in (split.positions, split.velocities, split.target,
+                                                         split.charges)))
+        assert train.equivariance_error(net, double, improper=improper, seed=3) < 1e-12
+    finally:
+        torch.set_default_dtype(default)
+
+
 def test_two_processes_under_torchrun(tmp_path):
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
     out = tmp_path / "ddp.json"
