@@ -13,6 +13,8 @@ to predicted positions ``(B n, 3)`` at the target frame.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 
@@ -158,18 +160,25 @@ class MessagePassing(nn.Module):
 # implicit O(3) model at the same width
 SMALL = {"scalars": 8, "vectors": 4}
 
-MODELS = {
-    "implicit-o3": lambda: SteerableNBody("O(3)"),
-    "implicit-so3": lambda: SteerableNBody("SO(3)"),
+# the steerable networks: registry group and options of SteerableNBody
+STEERABLE = {
+    "implicit-o3": {"group": "O(3)"},
+    "implicit-so3": {"group": "SO(3)"},
     # escnn's basis with coefficients c(q_i q_j, |x_ij|) from a width-8 MLP: 2.4x the implicit
     # model's parameters (the basis has one coefficient per irrep copy pair and basis element)
-    "analytic-o3": lambda: SteerableNBody("O(3)", basis="analytic", width=8),
-    "clifford-o3": lambda: SteerableNBody("O(3,0)"),
-    "matrix-o3": lambda: SteerableNBody("O(3)-mat"),
-    "implicit-o3-small": lambda: SteerableNBody("O(3)", **SMALL),
-    "implicit-o3-nodes": lambda: SteerableNBody("O(3)", node_scalars=True),
-    "implicit-o3-moving": lambda: SteerableNBody("O(3)", moving=True),
-    "clifford-o3-small": lambda: SteerableNBody("O(3,0)", **SMALL),
+    "analytic-o3": {"group": "O(3)", "basis": "analytic", "width": 8},
+    "clifford-o3": {"group": "O(3,0)"},
+    "matrix-o3": {"group": "O(3)-mat"},
+    "implicit-o3-small": {"group": "O(3)", **SMALL},
+    "clifford-o3-small": {"group": "O(3,0)", **SMALL},
+    "implicit-o3-nodes": {"group": "O(3)", "node_scalars": True},
+}
+# networks that also run with moving positions, as "<name>-moving"
+MOVING = ("implicit-o3", "implicit-so3", "analytic-o3", "implicit-o3-small", "clifford-o3-small")
+
+MODELS = {
+    **{name: partial(SteerableNBody, **options) for name, options in STEERABLE.items()},
+    **{f"{name}-moving": partial(SteerableNBody, moving=True, **STEERABLE[name]) for name in MOVING},
     "egnn": EGNN,
     "mpnn": MessagePassing,
 }
