@@ -58,16 +58,21 @@ def side_table(runs: dict[str, list[dict]]) -> str:
 
 
 def plot_curves(runs: dict[str, list[dict]], path: Path) -> None:
-    """Validation MSE against epochs, the mean over seeds per model, on a log scale."""
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    """Validation MSE against epochs, the mean over seeds per model, on a log scale; a network and
+    its ``-moving`` variant share a colour, the variant dashed."""
+    figure, axis = plt.subplots(figsize=(10, 5))
+    bases = sorted({model.removesuffix("-moving") for model in runs})
+    colours = plt.get_cmap("tab20" if len(bases) > 10 else "tab10")
     for model, records in sorted(runs.items()):
         epochs = [entry["epoch"] for entry in records[0]["history"]]
         curves = [[entry["val"] for entry in r["history"]] for r in records]
         axis.plot(epochs, [statistics.mean(values) for values in zip(*curves)], marker="o", markersize=3,
+                  color=colours(bases.index(model.removesuffix("-moving"))),
+                  linestyle="--" if model.endswith("-moving") else "-",
                   label=f"{model} ({len(records)} seed{'s' if len(records) > 1 else ''})")
     axis.set(xlabel="epoch", ylabel="validation MSE", yscale="log", title="N-body: validation MSE (mean over seeds)")
     axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)

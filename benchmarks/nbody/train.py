@@ -28,13 +28,29 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 @torch.no_grad()
-def mse(model: torch.nn.Module, split: NBodySplit, batch_size: int = 500) -> float:
-    """Mean squared error of the predicted positions over a split."""
-    total = 0.0
+def system_errors(model: torch.nn.Module, split: NBodySplit, batch_size: int = 500) -> torch.Tensor:
+    """``(T,)``: the mean squared error of the predicted positions of every system of a split."""
+    errors = []
     for start in range(0, len(split), batch_size):
         graph = batch_graph(split.subset(torch.arange(start, min(start + batch_size, len(split)))))
-        total += float((model(graph) - graph["target"]).pow(2).sum())
-    return total / (len(split) * split.charges.shape[1] * 3)
+        errors.append((model(graph) - graph["target"]).pow(2).reshape(len(graph["target"]) // split.charges.shape[1],
+                                                                        -1).mean(dim=1))
+    return torch.cat(errors)
+
+
+def mse(model: torch.nn.Module, split: NBodySplit) -> float:
+    """Mean squared error of the predicted positions over a split."""
+    return float(system_errors(model, split).mean())
+
+
+def error_profile(model: torch.nn.Module, split: NBodySplit) -> dict[str, float]:
+    """How the split's MSE is spread over its systems: the median system's MSE, and the share of the
+    total squared error held by the worst 1 % of systems."""
+    model.eval()
+    errors = system_errors(model, split).sort(descending=True).values
+    model.train()
+    worst = max(1, len(errors) // 100)
+    return {"median_system_mse": float(errors.median()), "worst_1pct_share": float(errors[:worst].sum() / errors.sum())}
 
 
 def equivariance_error(model: torch.nn.Module, split: NBodySplit, improper: bool, seed: int = 0) -> float:
@@ -82,7 +98,8 @@ def main(argv=None) -> dict:
         "best_val_mse": state["at_best"]["val"], "test_mse_at_best_val": state["at_best"]["test"],
         "seconds_per_epoch": state["seconds"] / max(1, state["epoch"]),
         "rotation_error": equivariance_error(model, data["test"], improper=False),
-        "reflection_error": equivariance_error(model, data["test"], improper=True), "history": state["history"],
+        "reflection_error": equivariance_error(model, data["test"], improper=True),
+        "test_error_profile": error_profile(model, data["test"]), "history": state["history"],
     }
     write_json(args.out, result, processes)
     processes.close()

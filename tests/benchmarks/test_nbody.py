@@ -92,6 +92,21 @@ def test_steerable_models_are_exactly_equivariant_in_float64(model, improper, tm
         torch.set_default_dtype(default)
 
 
+def test_system_errors_do_not_mix_systems_across_batches(tmp_path):
+    split = data.load((4, 4, 8), seed=5, cache=tmp_path)["test"]
+    torch.manual_seed(0)
+    net = MODELS["egnn"]()
+    batched = train.system_errors(net, split, batch_size=3)
+    one_by_one = torch.cat([train.system_errors(net, split.subset(torch.tensor([i])), batch_size=1) for i in range(8)])
+    with torch.no_grad():
+        graph = data.batch_graph(split.subset(torch.tensor([5])))
+        by_hand = (net(graph) - graph["target"]).pow(2).mean()
+    assert torch.allclose(batched, one_by_one) and torch.isclose(batched[5], by_hand)
+    profile = train.error_profile(net, split)
+    assert profile["worst_1pct_share"] == pytest.approx(float(batched.max() / batched.sum()))
+    assert profile["median_system_mse"] == pytest.approx(float(batched.median()))
+
+
 def test_two_processes_under_torchrun(tmp_path):
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
     out = tmp_path / "ddp.json"
