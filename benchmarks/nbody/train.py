@@ -44,13 +44,15 @@ def mse(model: torch.nn.Module, split: NBodySplit) -> float:
 
 
 def error_profile(model: torch.nn.Module, split: NBodySplit) -> dict[str, float]:
-    """How the split's MSE is spread over its systems: the median system's MSE, and the share of the
-    total squared error held by the worst 1 % of systems."""
+    """How the split's MSE is spread over its systems: the median system's MSE, the share of the
+    total squared error held by the worst 1 % of systems, and the standard error of the MSE as an
+    estimate from this many systems (the spread of the per-system errors over ``sqrt(T)``)."""
     model.eval()
     errors = system_errors(model, split).sort(descending=True).values
     model.train()
     worst = max(1, len(errors) // 100)
-    return {"median_system_mse": float(errors.median()), "worst_1pct_share": float(errors[:worst].sum() / errors.sum())}
+    return {"median_system_mse": float(errors.median()), "worst_1pct_share": float(errors[:worst].sum() / errors.sum()),
+            "standard_error": float(errors.std() / len(errors) ** 0.5)}
 
 
 def equivariance_error(model: torch.nn.Module, split: NBodySplit, improper: bool, seed: int = 0) -> float:

@@ -105,6 +105,7 @@ def test_system_errors_do_not_mix_systems_across_batches(tmp_path):
     profile = train.error_profile(net, split)
     assert profile["worst_1pct_share"] == pytest.approx(float(batched.max() / batched.sum()))
     assert profile["median_system_mse"] == pytest.approx(float(batched.median()))
+    assert profile["standard_error"] == pytest.approx(float(batched.std() / 8**0.5))
 
 
 def test_two_processes_under_torchrun(tmp_path):
