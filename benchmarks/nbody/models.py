@@ -6,7 +6,8 @@ to predicted positions ``(B n, 3)`` at the target frame.
   ``O(3,0)``, matrix ``O(3)-mat``). Node
   inputs: centred position and velocity (vectors), ``|v|`` and 1 (scalars); edge attributes
   ``q_i q_j`` and ``|x_ij|``; gated scalar/vector hidden features with residuals; the output is a
-  displacement vector added to the input position.
+  displacement vector added to the input position. With ``moving=True`` every layer also moves the
+  positions its successors' kernels see (EGNN-style coordinate updates, steerable messages).
 * :class:`EGNN`: E(n)-equivariant graph network with velocities, from Satorras et al. (2021).
 * :class:`MessagePassing`: a non-equivariant message-passing baseline of similar size.
 """
