@@ -81,21 +81,23 @@ def plot_curves(runs: dict[str, list[dict]], path: Path) -> None:
 
 def plot_full(runs: dict[str, list[dict]], path: Path) -> None:
     """Training loss (the epoch's mean batch MSE) and validation MSE of the full-protocol runs."""
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    figure, axis = plt.subplots(figsize=(10, 5))
     for model, records in sorted(runs.items()):
         for r in records:
             epochs = [entry["epoch"] for entry in r["history"]]
-            name = f"{model} s{r['seed']} wd {weight_decay(r):.0e}"
+            name = f"{model} s{r['seed']} wd {weight_decay(r):.0e} {r['epochs']} ep"
             line, = axis.plot(epochs, [entry["val"] for entry in r["history"]], label=f"{name} val")
             axis.plot(epochs, [entry["train"] for entry in r["history"]], linestyle="--", color=line.get_color(),
                       label=f"{name} train")
             axis.axvline(r["best_epoch"], color=line.get_color(), alpha=0.3)
-    for name, value in PUBLISHED.items():
+    # published figures close together are labelled alternately above and below their lines
+    for k, (name, value) in enumerate(sorted(PUBLISHED.items(), key=lambda item: item[1])):
         axis.axhline(value, color="grey", linestyle=":", linewidth=1)
-        axis.annotate(f"{name} (test)", (axis.get_xlim()[1], value), fontsize=7, ha="right", va="bottom")
+        axis.annotate(f"{name} (test)", (axis.get_xlim()[1], value), fontsize=7, ha="right",
+                      va="top" if k % 2 == 0 else "bottom")
     axis.set(xlabel="epoch", ylabel="MSE", yscale="log", title="N-body: full protocol (vertical line: best validation)")
     axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
