@@ -33,8 +33,8 @@ def system_errors(model: torch.nn.Module, split: NBodySplit, batch_size: int = 5
     errors = []
     for start in range(0, len(split), batch_size):
         graph = batch_graph(split.subset(torch.arange(start, min(start + batch_size, len(split)))))
-        errors.append((model(graph) - graph["target"]).pow(2).reshape(len(graph["target"]) // split.charges.shape[1],
-                                                                        -1).mean(dim=1))
+        squares = (model(graph) - graph["target"]).pow(2)  # (systems * bodies, 3), system by system
+        errors.append(squares.reshape(-1, split.charges.shape[1] * 3).mean(dim=1))
     return torch.cat(errors)
 
 
