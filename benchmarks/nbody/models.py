@@ -49,7 +49,7 @@ class SteerableNBody(nn.Module):
                  node_scalars: bool = False, moving: bool = False, **kernel_options):
         super().__init__()
         G = get_group(group)
-        self.scalars, self.vectors, self.node_scalars, self.moving = scalars, vectors, node_scalars, moving
+        self.scalars, self.vectors, self.node_scalars = scalars, vectors, node_scalars
         rep_in = 2 * G.trivial + 2 * G.standard  # |v|, 1, centred x, v
         hidden = scalars * G.trivial + vectors * G.standard
         gated = (scalars + vectors) * G.trivial + vectors * G.standard
@@ -64,7 +64,8 @@ class SteerableNBody(nn.Module):
         conv_out = gated + G.standard if moving else gated
         self.convs = nn.ModuleList(conv(rep_in if i == 0 else hidden, conv_out, self.node_scalar_counts[i])
                                    for i in range(layers))
-        # the moves start small next to the inter-particle distances (the convolutions' outputs have unit variance)
+        # the moves' step sizes (None: static positions); they start small next to the inter-particle
+        # distances (the convolutions' outputs have unit variance)
         self.steps = nn.Parameter(torch.full((layers,), 0.1)) if moving else None
         self.gate = GatedFields(scalars, [3] * vectors)
         self.readout = conv(hidden, G.standard, scalars)
@@ -95,7 +96,7 @@ class SteerableNBody(nn.Module):
 
         for i, conv in enumerate(self.convs):
             out = conv(h, x, edges, attr(h, x, i))
-            if self.moving:
+            if self.steps is not None:
                 out, move = out[:, : -x.shape[1]], out[:, -x.shape[1]:]
                 x = x + self.steps[i] * move
             update = self.gate(out)
