@@ -18,26 +18,31 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, batch_size: int,
                            eval_every: int = 5) -> None:
-    """The options :func:`fit` reads: ``--epochs --batch-size --lr --weight-decay --schedule --seed
-    --eval-every --checkpoint --resume --out``."""
+    """The options :func:`fit` reads: ``--epochs --batch-size --lr --weight-decay --schedule --ema
+    --seed --eval-every --checkpoint --resume --out``."""
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--lr", type=float, help="Adam learning rate (default: the model's)")
     parser.add_argument("--weight-decay", type=float, default=1e-12)
     parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
                         help="learning rate over the epochs: cosine decay to zero at --epochs, or constant")
+    parser.add_argument("--ema", type=float, default=None, metavar="DECAY",
+                        help="validate (and keep) an exponential moving average of the weights, updated "
+                             "after every step with this decay (e.g. 0.999); default: the raw weights")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batch order")
     parser.add_argument("--eval-every", type=int, default=eval_every, help="epochs between validations")
     parser.add_argument("--checkpoint", help="checkpoint file (written at every validation)")
@@ -82,6 +87,21 @@ def cosine_factor(epochs: int) -> Callable[[int], float]:
     return lambda epoch: 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs))
 
 
+@contextmanager
+def weights_of(model: nn.Module, average: AveragedModel | None) -> Iterator[None]:
+    """Inside the block ``model`` holds the averaged weights of ``average`` (its own ones when
+    ``average`` is ``None``); they are restored on exit."""
+    if average is None:
+        yield
+        return
+    own = copy.deepcopy(model.state_dict())
+    model.load_state_dict(average.module.state_dict())
+    try:
+        yield
+    finally:
+        model.load_state_dict(own)
+
+
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
@@ -109,11 +129,15 @@ def fit(
     (one entry per validation: ``epoch``, mean ``train`` loss and the metrics), and ``best_epoch``
     with ``at_best``, the metrics of the validation with the lowest ``"val"``. On return ``model``
     holds the weights of that validation (kept in the checkpoint too, so a resumed run has them).
+    With ``args.ema`` the validated (and returned) weights are the moving average
+    ``w_avg <- ema w_avg + (1 - ema) w`` over the optimiser's steps instead of the raw ones.
     """
     trained = processes.wrap(model)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=args.weight_decay)
     factor = cosine_factor(args.epochs) if args.schedule == "cosine" else (lambda epoch: 1.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
+    ema = getattr(args, "ema", None)
+    average = None if ema is None else AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema), use_buffers=True)
     state = {"epoch": 0, "seconds": 0.0, "history": [], "best_epoch": 0, "at_best": {"val": math.inf}}
     best_weights = None
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
@@ -122,6 +146,8 @@ def fit(
         model.load_state_dict(saved["model"])
         optimiser.load_state_dict(saved["optimiser"])
         schedule.load_state_dict(saved["schedule"])
+        if average is not None:
+            average.load_state_dict(saved["average"])
         # checkpoints written before the best weights were kept lack them: the model then ends with
         # its final weights unless a later validation improves
         state, best_weights = saved["state"], saved.get("best_model")
@@ -140,25 +166,28 @@ def fit(
             optimiser.zero_grad()
             value.backward()
             optimiser.step()
+            if average is not None:
+                average.update_parameters(model)
             running += float(value.detach())
         schedule.step()
         state["seconds"] += time.perf_counter() - start
         state["epoch"] = epoch + 1
         if state["epoch"] % args.eval_every == 0 or state["epoch"] == args.epochs:
-            model.eval()
-            with torch.no_grad():
-                metrics = evaluate()
-            model.train()
+            with weights_of(model, average):
+                model.eval()
+                with torch.no_grad():
+                    metrics = evaluate()
+                model.train()
+                if metrics["val"] < state["at_best"]["val"]:
+                    state.update(best_epoch=state["epoch"], at_best=metrics)
+                    best_weights = copy.deepcopy(model.state_dict())
             state["history"].append({"epoch": state["epoch"], "train": running / batches, **metrics})
-            if metrics["val"] < state["at_best"]["val"]:
-                state.update(best_epoch=state["epoch"], at_best=metrics)
-                best_weights = copy.deepcopy(model.state_dict())
             progress.set_postfix({key: f"{value:.3g}" for key, value in metrics.items()})
             if checkpoint is not None and processes.rank == 0:
                 checkpoint.parent.mkdir(parents=True, exist_ok=True)
                 torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                            "schedule": schedule.state_dict(), "state": state, "best_model": best_weights},
-                           checkpoint)
+                            "schedule": schedule.state_dict(), "state": state, "best_model": best_weights,
+                            "average": None if average is None else average.state_dict()}, checkpoint)
     if best_weights is not None:
         model.load_state_dict(best_weights)
     return state

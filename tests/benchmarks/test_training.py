@@ -71,9 +71,10 @@ def test_the_model_ends_with_the_weights_of_its_best_validation():
     assert torch.equal(model.weight, snapshots[1])
 
 
-def test_an_interrupted_run_resumes_to_the_same_model(tmp_path):
-    args = arguments("--epochs", "4", "--checkpoint", str(tmp_path / "toy.ckpt"), "--resume")
-    straight, _ = train(arguments("--epochs", "4"))
+@pytest.mark.parametrize("ema", [[], ["--ema", "0.9"]])
+def test_an_interrupted_run_resumes_to_the_same_model(tmp_path, ema):
+    args = arguments("--epochs", "4", "--checkpoint", str(tmp_path / "toy.ckpt"), "--resume", *ema)
+    straight, _ = train(arguments("--epochs", "4", *ema))
     with pytest.raises(Interrupt):
         train(args, stop_at_epoch=2)
     resumed, state = train(args)
@@ -89,3 +90,44 @@ def test_a_finished_run_extended_on_resume_keeps_learning(tmp_path):
     # at a quarter of the base rate
     assert state["epoch"] == 3
     assert not torch.equal(extended.weight, finished.weight)
+
+
+def test_ema_validates_the_moving_average_of_the_raw_trajectory():
+    """With ``--ema d`` every validation sees ``w_avg(k) = d w_avg(k - 1) + (1 - d) w(k)`` (``w_avg(1)
+    = w(1)``) over the raw weights ``w(k)`` after step ``k``, and training goes on from the raw weights,
+    so the raw trajectory is the one of a run without averaging."""
+
+    def run(*extra):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 1)
+        at_loss, at_validation = [], []
+
+        def loss(module, indices):
+            at_loss.append(model.weight.detach().clone())
+            return (module(INPUTS[indices])[:, 0] - TARGETS[indices]).pow(2).mean()
+
+        def evaluate():
+            at_validation.append(model.weight.clone())
+            return {"val": float(len(at_validation))}  # the first validation stays the best
+
+        fit(model, arguments("--epochs", "3", *extra), lr=0.05, train_size=len(INPUTS), loss=loss,
+            evaluate=evaluate, processes=Distributed(), desc="toy")
+        return model, at_loss, at_validation
+
+    _, raw_at_loss, raw_at_validation = run()
+    averaged, ema_at_loss, ema_at_validation = run("--ema", "0.8")
+    assert all(torch.equal(a, b) for a, b in zip(raw_at_loss, ema_at_loss))
+    steps = len(raw_at_loss) // 3  # per epoch
+    # the raw weights after every step: seen by the next step's loss, or by the validation after the last one
+    trajectory = [w for epoch in range(3)
+                  for w in raw_at_loss[epoch * steps + 1 : (epoch + 1) * steps] + [raw_at_validation[epoch]]]
+    expected, average = [], trajectory[0]
+    for k, w in enumerate(trajectory):
+        average = w if k == 0 else 0.8 * average + 0.2 * w
+        if (k + 1) % steps == 0:
+            expected.append(average)
+    assert not torch.allclose(expected[-1], raw_at_validation[-1], atol=1e-4)
+    for got, want in zip(ema_at_validation, expected):
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-7)
+    # the best validation's weights are the averaged ones
+    torch.testing.assert_close(averaged.weight, expected[0], rtol=1e-6, atol=1e-7)
