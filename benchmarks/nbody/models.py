@@ -10,6 +10,7 @@ to predicted positions ``(B n, 3)`` at the target frame.
   positions its successors' kernels see (EGNN-style coordinate updates, steerable messages).
 * :class:`EGNN`: E(n)-equivariant graph network with velocities, from Satorras et al. (2021).
 * :class:`MessagePassing`: a non-equivariant message-passing baseline of similar size.
+* :class:`Ensemble`: the mean prediction of several trained networks.
 """
 
 from __future__ import annotations
@@ -154,6 +155,20 @@ class MessagePassing(nn.Module):
             m = edge(torch.cat([h[dst], h[src], x[src] - x[dst], graph["edge_charge"][:, None]], -1))
             h = h + node(torch.cat([h, torch.zeros_like(h).index_add(0, dst, m)], -1))
         return x + self.out(h)
+
+
+class Ensemble(nn.Module):
+    """The mean of the positions ``(B n, 3)`` that several networks predict. Equivariant when every
+    member is: ``g y + t`` averages to ``g mean(y) + t``."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, graph: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.stack([member(graph) for member in self.members]).mean(dim=0)
 
 
 # half the hidden channels (8 scalars, 4 vectors): the Clifford head forms three multivector

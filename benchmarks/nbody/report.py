@@ -1,15 +1,17 @@
 """Tables and learning curves of the N-body runs: ``python -m benchmarks.nbody.report``.
 
 Reads the JSON records of :mod:`benchmarks.nbody.train` from ``<results>/full/`` (the full
-protocol) and ``<results>/side/`` (all models under one equal budget, ``<model>_s<seed>.json``),
-rewrites the tables of the N-body section of ``benchmarks/RESULTS.md`` (text after the section's end
-marker is kept), a PNG of the side-by-side validation curves and one of the full-protocol runs'
-training and validation curves.
+protocol) and ``<results>/side/`` (all models under one equal budget, ``<model>_s<seed>.json``), and
+those of :mod:`benchmarks.nbody.ensemble` from ``<results>/ensemble/``; rewrites the tables of the
+N-body section of ``benchmarks/RESULTS.md`` (text after the section's end marker is kept), a PNG
+of the side-by-side validation curves and one of the full-protocol runs' training and validation
+curves.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 from pathlib import Path
@@ -31,16 +33,33 @@ def weight_decay(record: dict) -> float:
     return record.get("weight_decay", 1e-12)
 
 
+def ema(record: dict) -> str:
+    """The decay of the weights' moving average the run validated, or a dash for the raw weights
+    (also for records from before the option existed)."""
+    return "-" if record.get("ema") is None else f"{record['ema']}"
+
+
 def full_table(runs: dict[str, list[dict]]) -> str:
-    lines = ["| model | seed | weight decay | epochs | best epoch | test MSE at best val | params | s / epoch "
-             "| threads |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model | seed | weight decay | EMA | epochs | best epoch | best val MSE | test MSE at best val "
+             "| params | s / epoch | threads |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for model, records in runs.items():
         for r in records:
-            lines.append(f"| {model} | {r['seed']} | {weight_decay(r):.0e} | {r['epochs']} | "
-                         f"{r['best_epoch']} | {r['test_mse_at_best_val']:.2e} | {r['params']:,} | "
-                         f"{r['seconds_per_epoch']:.1f} | {r['threads']} |")
+            lines.append(f"| {model} | {r['seed']} | {weight_decay(r):.0e} | {ema(r)} | {r['epochs']} | "
+                         f"{r['best_epoch']} | {r['best_val_mse']:.2e} | {r['test_mse_at_best_val']:.2e} | "
+                         f"{r['params']:,} | {r['seconds_per_epoch']:.1f} | {r['threads']} |")
     lines += ["", "Published test MSE on the same task: "
               + ", ".join(f"{name} {value}" for name, value in PUBLISHED.items()) + "."]
+    return "\n".join(lines)
+
+
+def ensemble_table(records: list[dict]) -> str:
+    lines = ["| members | model | members' test MSE | val MSE | test MSE | params (all members) | rotation error "
+             "| reflection error |", "|---:|---|---|---:|---:|---:|---:|---:|"]
+    for r in records:
+        lines.append(f"| {len(r['checkpoints'])} | {r['model']} | "
+                     f"{', '.join(f'{value:.2e}' for value in r['members_test_mse'])} | {r['val_mse']:.2e} | "
+                     f"{r['test_mse']:.2e} | {r['params']:,} | {r['rotation_error']:.1e} | "
+                     f"{r['reflection_error']:.1e} |")
     return "\n".join(lines)
 
 
@@ -85,7 +104,8 @@ def plot_full(runs: dict[str, list[dict]], path: Path) -> None:
     for model, records in sorted(runs.items()):
         for r in records:
             epochs = [entry["epoch"] for entry in r["history"]]
-            name = f"{model} s{r['seed']} wd {weight_decay(r):.0e} {r['epochs']} ep"
+            averaged = "" if r.get("ema") is None else " EMA"
+            name = f"{model} s{r['seed']} wd {weight_decay(r):.0e}{averaged} {r['epochs']} ep"
             line, = axis.plot(epochs, [entry["val"] for entry in r["history"]], label=f"{name} val")
             axis.plot(epochs, [entry["train"] for entry in r["history"]], linestyle="--", color=line.get_color(),
                       label=f"{name} train")
@@ -103,13 +123,19 @@ def plot_full(runs: dict[str, list[dict]], path: Path) -> None:
     plt.close(figure)
 
 
-def section(full: dict[str, list[dict]], side: dict[str, list[dict]], plot_link: str, full_link: str) -> str:
+def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles: list[dict], plot_link: str,
+            full_link: str) -> str:
     parts = [f"Machine: {machine()}; one torch thread per run (`OMP_NUM_THREADS=1`), two runs at a time on the "
              "two cores. Data: 3000 / 2000 / 2000 systems from seed 43 (DESIGN.md section 6). Adam, batch 100, "
              "cosine learning rate, test MSE at the best validation epoch (validation every 5 epochs for the "
              "full protocol, every 3 for the side-by-side runs).", ""]
     if full:
-        parts += ["Full protocol:", "", full_table(full), "", f"![N-body full protocol]({full_link})", ""]
+        parts += ["Full protocol (EMA: the decay of the weights' moving average that was validated and kept, "
+                  "`--ema`):", "", full_table(full), "", f"![N-body full protocol]({full_link})", ""]
+    if ensembles:
+        parts += ["Ensembles: the mean prediction of independently trained networks (each member's "
+                  "best-by-validation weights; `python -m benchmarks.nbody.ensemble`):", "",
+                  ensemble_table(ensembles), ""]
     if side:
         parts += ["All models under one equal budget (same epochs and seeds). The equivariance errors are the "
                   "trained models' relative output errors under random rotations / rotation-reflections and "
@@ -125,6 +151,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     results = Path(args.results)
     full, side = (load_records(results / part, key=lambda r: r["model"]) for part in ("full", "side"))
+    ensembles = [json.loads(path.read_text()) for path in sorted((results / "ensemble").glob("*.json"))]
     plot, full_plot = results / "learning_curves.png", results / "full_protocol.png"
     if side:
         plot_curves(side, plot)
@@ -135,7 +162,8 @@ def main(argv=None) -> None:
     def link(path: Path) -> str:
         return Path(os.path.relpath(path, markdown.resolve().parent)).as_posix()
 
-    update_section(markdown, "nbody", "N-body (charged particles)", section(full, side, link(plot), link(full_plot)))
+    update_section(markdown, "nbody", "N-body (charged particles)",
+                   section(full, side, ensembles, link(plot), link(full_plot)))
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def main(argv=None) -> dict:
                 desc=args.model)
     result = {
         "model": args.model, "seed": args.seed, "lr": lr, "schedule": args.schedule, "weight_decay": args.weight_decay,
-        "params": parameter_count(model), "epochs": state["epoch"], "world_size": processes.world,
+        "ema": args.ema, "params": parameter_count(model), "epochs": state["epoch"], "world_size": processes.world,
         "threads": torch.get_num_threads(), "best_epoch": state["best_epoch"],
         "best_val_mse": state["at_best"]["val"], "test_mse_at_best_val": state["at_best"]["test"],
         "seconds_per_epoch": state["seconds"] / max(1, state["epoch"]),

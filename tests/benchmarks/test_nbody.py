@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from benchmarks.nbody import data, report, simulate, train
+from benchmarks.nbody import data, ensemble, report, simulate, train
 from benchmarks.nbody.models import MODELS
 
 
@@ -108,6 +108,23 @@ def test_system_errors_do_not_mix_systems_across_batches(tmp_path):
     assert profile["standard_error"] == pytest.approx(float(batched.std() / 8**0.5))
 
 
+def test_ensemble_averages_the_best_weights_of_its_members(tmp_path):
+    common = ["--model", "egnn", "--epochs", "3", "--eval-every", "1", "--sizes", "16", "8", "8", "--batch-size", "8",
+              "--cache", str(tmp_path)]
+    records, checkpoints = [], [str(tmp_path / f"s{seed}.ckpt") for seed in (0, 1)]
+    for seed, checkpoint in enumerate(checkpoints):
+        records.append(train.main([*common, "--seed", str(seed), "--checkpoint", checkpoint]))
+    result = ensemble.main(["--model", "egnn", "--checkpoints", *checkpoints, "--sizes", "16", "8", "8",
+                            "--cache", str(tmp_path), "--out", str(tmp_path / "ensemble.json")])
+    assert result["members_test_mse"] == pytest.approx([r["test_mse_at_best_val"] for r in records], rel=1e-6)
+    test = data.load((16, 8, 8), cache=tmp_path)["test"]
+    graph = data.batch_graph(test)
+    with torch.no_grad():
+        mean = sum(ensemble.load_member("egnn", path)(graph) for path in checkpoints) / 2
+    assert result["test_mse"] == pytest.approx(float((mean - graph["target"]).pow(2).mean()), rel=1e-6)
+    assert result["params"] == 2 * records[0]["params"] and result["rotation_error"] < 1e-5
+
+
 def test_two_processes_under_torchrun(tmp_path):
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
     out = tmp_path / "ddp.json"
@@ -124,7 +141,11 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
     for model, seed in (("egnn", 0), ("egnn", 1), ("mpnn", 0)):
         train.main(["--model", model, "--epochs", "2", "--eval-every", "1", "--sizes", "8", "4", "4",
                     "--batch-size", "4", "--seed", str(seed), "--cache", str(tmp_path),
+                    "--checkpoint", str(tmp_path / f"{model}_s{seed}.ckpt"),
                     "--out", str(results / "side" / f"{model}_s{seed}.json")])
+    members = [str(tmp_path / f"egnn_s{seed}.ckpt") for seed in (0, 1)]
+    mean = ensemble.main(["--model", "egnn", "--checkpoints", *members, "--sizes", "8", "4", "4",
+                          "--cache", str(tmp_path), "--out", str(results / "ensemble" / "egnn.json")])
     markdown = tmp_path / "RESULTS.md"
     markdown.write_text("# Results\n\n## N-body\n\n<!-- nbody:begin -->\nold\n<!-- nbody:end -->\n\nkept\n")
     report.main(["--results", str(results), "--markdown", str(markdown)])
@@ -134,4 +155,6 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| egnn |"))
     assert f"{statistics.mean(egnn):.2e} ± {statistics.stdev(egnn):.2e}" in row and "| 2 |" in row
     assert "| mpnn | 1 |" in text and "old" not in text and text.endswith("kept\n")
+    row = next(line for line in text.splitlines() if line.startswith("| 2 | egnn |"))
+    assert f"| {mean['test_mse']:.2e} |" in row
     assert (results / "learning_curves.png").stat().st_size > 0

@@ -1,0 +1,60 @@
+"""Evaluate the mean prediction of trained N-body networks of one kind:
+``python -m benchmarks.nbody.ensemble --model implicit-o3-small-moving --checkpoints A.ckpt B.ckpt``.
+
+Each member holds the best-by-validation weights of a checkpoint of :mod:`benchmarks.nbody.train`
+(seeds trained independently); the JSON record has the ensemble's validation and test MSE, its
+members' test MSEs, parameters (all members together), equivariance errors and test error profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from benchmarks.nbody.data import DEFAULT_CACHE, load
+from benchmarks.nbody.models import MODELS, Ensemble
+from benchmarks.nbody.train import equivariance_error, error_profile, mse
+from benchmarks.training import Distributed, parameter_count, write_json
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.nbody.ensemble", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=sorted(MODELS), required=True, help="the members' model")
+    parser.add_argument("--checkpoints", nargs="+", required=True, help="checkpoints written by the training script")
+    parser.add_argument("--sizes", type=int, nargs=3, default=(3000, 2000, 2000), metavar=("TRAIN", "VAL", "TEST"))
+    parser.add_argument("--data-seed", type=int, default=43)
+    parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="dataset cache directory")
+    parser.add_argument("--out", help="JSON results file")
+    return parser.parse_args(argv)
+
+
+def load_member(model: str, checkpoint: str) -> torch.nn.Module:
+    """A ``model`` network with the best-by-validation weights saved in ``checkpoint``."""
+    saved = torch.load(checkpoint)
+    if saved.get("best_model") is None:
+        raise ValueError(f"{checkpoint} holds no best-by-validation weights (no validation ran)")
+    member = MODELS[model]()
+    member.load_state_dict(saved["best_model"])
+    return member.eval()
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    data = load(tuple(args.sizes), args.data_seed, args.cache)
+    ensemble = Ensemble([load_member(args.model, path) for path in args.checkpoints]).eval()
+    result = {
+        "model": args.model, "checkpoints": args.checkpoints, "params": parameter_count(ensemble),
+        "members_test_mse": [mse(member, data["test"]) for member in ensemble.members],
+        "val_mse": mse(ensemble, data["val"]), "test_mse": mse(ensemble, data["test"]),
+        "rotation_error": equivariance_error(ensemble, data["test"], improper=False),
+        "reflection_error": equivariance_error(ensemble, data["test"], improper=True),
+        "test_error_profile": error_profile(ensemble, data["test"]),
+    }
+    write_json(args.out, result, Distributed())
+    print({key: value for key, value in result.items() if key != "test_error_profile"})
+    return result
+
+
+if __name__ == "__main__":
+    main()
