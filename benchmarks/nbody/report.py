@@ -53,10 +53,11 @@ def full_table(runs: dict[str, list[dict]]) -> str:
 
 
 def ensemble_table(records: list[dict]) -> str:
-    lines = ["| members | model | members' test MSE | val MSE | test MSE | params (all members) | rotation error "
-             "| reflection error |", "|---:|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| members | model | data seed: test systems | members' test MSE | val MSE | test MSE "
+             "| params (all members) | rotation error | reflection error |",
+             "|---:|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in records:
-        lines.append(f"| {len(r['checkpoints'])} | {r['model']} | "
+        lines.append(f"| {len(r['checkpoints'])} | {r['model']} | {r['data_seed']}: {r['sizes'][2]:,} | "
                      f"{', '.join(f'{value:.2e}' for value in r['members_test_mse'])} | {r['val_mse']:.2e} | "
                      f"{r['test_mse']:.2e} | {r['params']:,} | {r['rotation_error']:.1e} | "
                      f"{r['reflection_error']:.1e} |")
