@@ -24,7 +24,7 @@ SPLITS = ("train", "val", "test")
 @dataclass
 class NBodySplit:
     """``positions``, ``velocities``: ``(T, n, 3)`` at the input frame; ``target``: ``(T, n, 3)``
-    positions at the target frame; ``charges``: ``(T, n)`` (float32)."""
+    positions at the target frame; ``charges``: ``(T, n)``."""
 
     positions: torch.Tensor
     velocities: torch.Tensor
@@ -53,14 +53,13 @@ def generate(sizes: tuple[int, int, int], seed: int) -> dict[str, torch.Tensor]:
 
 
 def load(sizes: tuple[int, int, int] = (3000, 2000, 2000), seed: int = 43,
-         cache: Path | str | None = DEFAULT_CACHE) -> dict[str, NBodySplit]:
-    """The splits, from the cache when its checksum matches, else simulated (and cached)."""
+         cache: Path | str | None = DEFAULT_CACHE, dtype: torch.dtype = torch.float32) -> dict[str, NBodySplit]:
+    """The splits, from the cache when its checksum matches, else simulated (and cached); in
+    ``dtype`` (the simulation runs in float64)."""
     path = None if cache is None else Path(cache) / f"nbody_seed{seed}_{'_'.join(map(str, sizes))}.pt"
     tensors = cached(path, lambda: generate(sizes, seed))
-    return {
-        split: NBodySplit(*(tensors[f"{split}_{k}"].float() for k in ("positions", "velocities", "target", "charges")))
-        for split in SPLITS
-    }
+    fields = ("positions", "velocities", "target", "charges")
+    return {split: NBodySplit(*(tensors[f"{split}_{k}"].to(dtype) for k in fields)) for split in SPLITS}
 
 
 def fully_connected_edges(n_bodies: int) -> torch.Tensor:
@@ -86,3 +85,11 @@ def batch_graph(split: NBodySplit) -> dict[str, torch.Tensor]:
         "edge_charge": charges[edge_index[0]] * charges[edge_index[1]],
         "batch": torch.arange(count).repeat_interleave(n),
     }
+
+
+def random_orthogonal(count: int, generator: torch.Generator, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``(count, 3, 3)`` Haar-random elements of O(3) (rotations and rotoreflections, half each in
+    expectation), for symmetry checks: the Q of a Gaussian matrix's QR, with the signs fixed by R's
+    diagonal; in ``dtype`` (default: torch's default dtype)."""
+    q, r = torch.linalg.qr(torch.randn(count, 3, 3, generator=generator, dtype=dtype))
+    return q * torch.sign(torch.diagonal(r, dim1=1, dim2=2))[:, None, :]

@@ -12,7 +12,7 @@ import argparse
 
 import torch
 
-from benchmarks.nbody.data import DEFAULT_CACHE, NBodySplit, batch_graph, load
+from benchmarks.nbody.data import DEFAULT_CACHE, NBodySplit, batch_graph, load, random_orthogonal
 from benchmarks.nbody.models import LEARNING_RATES, MODELS
 from benchmarks.training import Distributed, add_training_arguments, fit, parameter_count, write_json
 
@@ -61,8 +61,7 @@ def equivariance_error(model: torch.nn.Module, split: NBodySplit, improper: bool
     (``improper=False``) or rotations times a reflection (``improper=True``)."""
     generator = torch.Generator().manual_seed(seed)
     part = split.subset(torch.arange(min(100, len(split))))
-    q, r = torch.linalg.qr(torch.randn(len(part), 3, 3, generator=generator))
-    q = q * torch.sign(torch.diagonal(r, dim1=1, dim2=2))[:, None, :]
+    q = random_orthogonal(len(part), generator)
     g = q * torch.linalg.det(q)[:, None, None] * (-1.0 if improper else 1.0)
     t = torch.randn(len(part), 1, 3, generator=generator)
     moved = NBodySplit(part.positions @ g.transpose(1, 2) + t, part.velocities @ g.transpose(1, 2), part.target,
