@@ -2,7 +2,8 @@
 
 Reads the JSON records of :mod:`benchmarks.nbody.train` from ``<results>/full/`` (the full
 protocol) and ``<results>/side/`` (all models under one equal budget, ``<model>_s<seed>.json``), and
-those of :mod:`benchmarks.nbody.ensemble` from ``<results>/ensemble/``; rewrites the tables of the
+those of :mod:`benchmarks.nbody.ensemble` from ``<results>/ensemble/`` and the symmetry floor of
+:mod:`benchmarks.nbody.symmetry` from ``<results>/symmetry.json``; rewrites the tables of the
 N-body section of ``benchmarks/RESULTS.md`` (text after the section's end marker is kept), a PNG
 of the side-by-side validation curves and one of the full-protocol runs' training and validation
 curves.
@@ -61,6 +62,21 @@ def ensemble_table(records: list[dict]) -> str:
                      f"{', '.join(f'{value:.2e}' for value in r['members_test_mse'])} | {r['val_mse']:.2e} | "
                      f"{r['test_mse']:.2e} | {r['params']:,} | {r['rotation_error']:.1e} | "
                      f"{r['reflection_error']:.1e} |")
+    return "\n".join(lines)
+
+
+def floor_table(record: dict) -> str:
+    """The floor of exactly O(3)-equivariant models per split, and the networks measured against it."""
+    lines = ["| split | floor: MSE of the orientation average | standard error | systems whose label depends on "
+             "the orientation |", "|---|---:|---:|---:|"]
+    for split in ("val", "test"):
+        floor = record[split]
+        lines.append(f"| {split} | {floor['mse']:.2e} | {floor['standard_error']:.1e} | "
+                     f"{100 * floor['affected_share']:.1f} % |")
+    if record.get("networks"):
+        lines += ["", "| network (test split) | test MSE | MSE to the orientation average |", "|---|---:|---:|"]
+        lines += [f"| {Path(name).stem} | {r['mse']:.2e} | {r['mse_to_orientation_average']:.2e} |"
+                  for name, r in record["networks"].items()]
     return "\n".join(lines)
 
 
@@ -124,8 +140,8 @@ def plot_full(runs: dict[str, list[dict]], path: Path) -> None:
     plt.close(figure)
 
 
-def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles: list[dict], plot_link: str,
-            full_link: str) -> str:
+def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles: list[dict], floor: dict | None,
+            plot_link: str, full_link: str) -> str:
     parts = [f"Machine: {machine()}; one torch thread per run (`OMP_NUM_THREADS=1`), two runs at a time on the "
              "two cores. Data: 3000 / 2000 / 2000 systems from seed 43 (DESIGN.md section 6). Adam, batch 100, "
              "cosine learning rate, test MSE at the best validation epoch (validation every 5 epochs for the "
@@ -137,6 +153,12 @@ def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles:
         parts += ["Ensembles: the mean prediction of independently trained networks (each member's "
                   "best-by-validation weights; `python -m benchmarks.nbody.ensemble`):", "",
                   ensemble_table(ensembles), ""]
+    if floor:
+        parts += [f"The floor of exactly O(3)-equivariant models: the MSE of the labels' average over "
+                  f"{floor['orientations']} random orientations of each system (re-simulated from the input frame; "
+                  "`python -m benchmarks.nbody.symmetry`). The clipped force makes labels depend on the "
+                  "orientation, so no equivariant network can beat it on a split; a network's MSE is about the "
+                  "floor plus its MSE to the orientation average:", "", floor_table(floor), ""]
     if side:
         parts += ["All models under one equal budget (same epochs and seeds). The equivariance errors are the "
                   "trained models' relative output errors under random rotations / rotation-reflections and "
@@ -153,6 +175,8 @@ def main(argv=None) -> None:
     results = Path(args.results)
     full, side = (load_records(results / part, key=lambda r: r["model"]) for part in ("full", "side"))
     ensembles = [json.loads(path.read_text()) for path in sorted((results / "ensemble").glob("*.json"))]
+    floor_path = results / "symmetry.json"
+    floor = json.loads(floor_path.read_text()) if floor_path.exists() else None
     plot, full_plot = results / "learning_curves.png", results / "full_protocol.png"
     if side:
         plot_curves(side, plot)
@@ -164,7 +188,7 @@ def main(argv=None) -> None:
         return Path(os.path.relpath(path, markdown.resolve().parent)).as_posix()
 
     update_section(markdown, "nbody", "N-body (charged particles)",
-                   section(full, side, ensembles, link(plot), link(full_plot)))
+                   section(full, side, ensembles, floor, link(plot), link(full_plot)))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from benchmarks.nbody import data, ensemble, report, simulate, train
+from benchmarks.nbody import data, ensemble, report, simulate, symmetry, train
 from benchmarks.nbody.models import MODELS
 
 
@@ -146,6 +146,8 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
     members = [str(tmp_path / f"egnn_s{seed}.ckpt") for seed in (0, 1)]
     mean = ensemble.main(["--model", "egnn", "--checkpoints", *members, "--sizes", "8", "4", "4",
                           "--cache", str(tmp_path), "--out", str(results / "ensemble" / "egnn.json")])
+    floor = symmetry.main(["--orientations", "1", "--model", "egnn", "--checkpoints", members[0],
+                           "--sizes", "8", "4", "4", "--cache", str(tmp_path), "--out", str(results / "symmetry.json")])
     markdown = tmp_path / "RESULTS.md"
     markdown.write_text("# Results\n\n## N-body\n\n<!-- nbody:begin -->\nold\n<!-- nbody:end -->\n\nkept\n")
     report.main(["--results", str(results), "--markdown", str(markdown)])
@@ -157,4 +159,8 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
     assert "| mpnn | 1 |" in text and "old" not in text and text.endswith("kept\n")
     row = next(line for line in text.splitlines() if line.startswith("| 2 | egnn |"))
     assert f"| {mean['test_mse']:.2e} |" in row
+    row = next(line for line in text.splitlines() if line.startswith("| test |"))
+    assert f"| {floor['test']['mse']:.2e} |" in row
+    row = next(line for line in text.splitlines() if line.startswith("| egnn_s0 |"))
+    assert f"| {floor['networks'][members[0]]['mse_to_orientation_average']:.2e} |" in row
     assert (results / "learning_curves.png").stat().st_size > 0
