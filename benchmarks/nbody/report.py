@@ -115,23 +115,41 @@ def plot_curves(runs: dict[str, list[dict]], path: Path) -> None:
     plt.close(figure)
 
 
-def plot_full(runs: dict[str, list[dict]], path: Path) -> None:
-    """Training loss (the epoch's mean batch MSE) and validation MSE of the full-protocol runs."""
+def configuration(model: str, record: dict) -> str:
+    """A full-protocol run's settings apart from its seed."""
+    averaged = "" if record.get("ema") is None else " EMA"
+    return f"{model} wd {weight_decay(record):.0e}{averaged} {record['epochs']} ep"
+
+
+def plot_full(runs: dict[str, list[dict]], path: Path, floor: dict | None = None) -> None:
+    """Training loss (the epoch's mean batch MSE of the raw weights) and validation MSE of the
+    full-protocol runs, one colour per configuration (its seeds share it), with the published test
+    figures and, when measured, the test split's floor of exactly O(3)-equivariant models."""
     figure, axis = plt.subplots(figsize=(10, 5))
+    groups: dict[str, list[dict]] = {}
     for model, records in sorted(runs.items()):
         for r in records:
+            groups.setdefault(configuration(model, r), []).append(r)
+    colours = plt.get_cmap("tab10")
+    for k, (name, records) in enumerate(groups.items()):
+        seeds = ",".join(str(r["seed"]) for r in records)
+        for i, r in enumerate(records):
             epochs = [entry["epoch"] for entry in r["history"]]
-            averaged = "" if r.get("ema") is None else " EMA"
-            name = f"{model} s{r['seed']} wd {weight_decay(r):.0e}{averaged} {r['epochs']} ep"
-            line, = axis.plot(epochs, [entry["val"] for entry in r["history"]], label=f"{name} val")
-            axis.plot(epochs, [entry["train"] for entry in r["history"]], linestyle="--", color=line.get_color(),
-                      label=f"{name} train")
-            axis.axvline(r["best_epoch"], color=line.get_color(), alpha=0.3)
-    # published figures close together are labelled alternately above and below their lines
-    for k, (name, value) in enumerate(sorted(PUBLISHED.items(), key=lambda item: item[1])):
+            labelled = i == 0
+            axis.plot(epochs, [entry["val"] for entry in r["history"]], color=colours(k % 10), linewidth=1,
+                      label=f"{name} (s{seeds}) val" if labelled else None)
+            axis.plot(epochs, [entry["train"] for entry in r["history"]], linestyle="--", color=colours(k % 10),
+                      linewidth=1, label=f"{name} (s{seeds}) train" if labelled else None)
+            axis.axvline(r["best_epoch"], color=colours(k % 10), alpha=0.3)
+    references = dict(PUBLISHED)
+    if floor is not None:
+        references["O(3) floor"] = floor["test"]["mse"]
+    # reference lines close together are labelled alternately at the right edge and further left
+    left, right = axis.get_xlim()
+    for k, (name, value) in enumerate(sorted(references.items(), key=lambda item: item[1])):
         axis.axhline(value, color="grey", linestyle=":", linewidth=1)
-        axis.annotate(f"{name} (test)", (axis.get_xlim()[1], value), fontsize=7, ha="right",
-                      va="top" if k % 2 == 0 else "bottom")
+        axis.annotate(f"{name} (test)", (right if k % 2 == 0 else left + 0.6 * (right - left), value), fontsize=7,
+                      ha="right", va="bottom")
     axis.set(xlabel="epoch", ylabel="MSE", yscale="log", title="N-body: full protocol (vertical line: best validation)")
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -181,7 +199,7 @@ def main(argv=None) -> None:
     if side:
         plot_curves(side, plot)
     if full:
-        plot_full(full, full_plot)
+        plot_full(full, full_plot, floor)
     markdown = Path(args.markdown)
 
     def link(path: Path) -> str:
