@@ -136,8 +136,8 @@ def fit(
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=args.weight_decay)
     factor = cosine_factor(args.epochs) if args.schedule == "cosine" else (lambda epoch: 1.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
-    ema = getattr(args, "ema", None)
-    average = None if ema is None else AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema), use_buffers=True)
+    average = None if args.ema is None else AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema),
+                                                          use_buffers=True)
     state = {"epoch": 0, "seconds": 0.0, "history": [], "best_epoch": 0, "at_best": {"val": math.inf}}
     best_weights = None
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
@@ -146,7 +146,8 @@ def fit(
         model.load_state_dict(saved["model"])
         optimiser.load_state_dict(saved["optimiser"])
         schedule.load_state_dict(saved["schedule"])
-        if average is not None:
+        # a checkpoint written without --ema has no average: it then starts from the resumed weights
+        if average is not None and saved.get("average") is not None:
             average.load_state_dict(saved["average"])
         # checkpoints written before the best weights were kept lack them: the model then ends with
         # its final weights unless a later validation improves

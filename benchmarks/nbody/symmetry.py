@@ -111,9 +111,9 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.orientations < 1:
         raise ValueError(f"--orientations must be positive, got {args.orientations}")
-    data = load(tuple(args.sizes), args.data_seed, args.cache, dtype=torch.float64)
     if args.checkpoints and args.model is None:
         raise ValueError("--checkpoints needs --model")
+    data = load(tuple(args.sizes), args.data_seed, args.cache, dtype=torch.float64)
     generator = torch.Generator().manual_seed(args.seed)
     oracles = {split: orientation_average(data[split], args.orientations, generator, progress=True)
                for split in ("val", "test")}

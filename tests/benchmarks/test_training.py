@@ -131,3 +131,14 @@ def test_ema_validates_the_moving_average_of_the_raw_trajectory():
         torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-7)
     # the best validation's weights are the averaged ones
     torch.testing.assert_close(averaged.weight, expected[0], rtol=1e-6, atol=1e-7)
+
+
+def test_a_run_without_averaging_resumes_with_it(tmp_path):
+    """A checkpoint written without ``--ema`` has no average; resumed with ``--ema`` the average
+    starts there and counts only the steps after resuming (4 per epoch here)."""
+    checkpoint = tmp_path / "toy.ckpt"
+    train(arguments("--epochs", "2", "--checkpoint", str(checkpoint)))
+    assert torch.load(checkpoint)["average"] is None
+    _, state = train(arguments("--epochs", "3", "--checkpoint", str(checkpoint), "--resume", "--ema", "0.5"))
+    assert state["epoch"] == 3 and len(state["history"]) == 3
+    assert int(torch.load(checkpoint)["average"]["n_averaged"]) == 4
