@@ -160,8 +160,9 @@ def plot_full(runs: dict[str, list[dict]], path: Path, floor: dict | None = None
 
 def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles: list[dict], floor: dict | None,
             plot_link: str, full_link: str) -> str:
-    parts = [f"Machine: {machine()}; one torch thread per run (`OMP_NUM_THREADS=1`), two runs at a time on the "
-             "two cores. Data: 3000 / 2000 / 2000 systems from seed 43 (DESIGN.md section 6). Adam, batch 100, "
+    parts = [f"Machine: {machine()}; one torch thread per run (`OMP_NUM_THREADS=1`), two (at times three) runs "
+             "at a time on the two cores. Data: 3000 / 2000 / 2000 systems from seed 43 (DESIGN.md section 6). "
+             "Adam, batch 100, "
              "cosine learning rate, test MSE at the best validation epoch (validation every 5 epochs for the "
              "full protocol, every 3 for the side-by-side runs).", ""]
     if full:
@@ -175,7 +176,7 @@ def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles:
         parts += [f"The floor of exactly O(3)-equivariant models: the MSE of the labels' average over "
                   f"{floor['orientations']} random orientations of each system (re-simulated from the input frame; "
                   "`python -m benchmarks.nbody.symmetry`). The clipped force makes labels depend on the "
-                  "orientation, so no equivariant network can beat it on a split; a network's MSE is about the "
+                  "orientation, so no equivariant network can beat it in expectation; a network's MSE is about the "
                   "floor plus its MSE to the orientation average:", "", floor_table(floor), ""]
     if side:
         parts += ["All models under one equal budget (same epochs and seeds). The equivariance errors are the "
