@@ -79,14 +79,12 @@ def test_steerable_models_are_exactly_equivariant_in_float64(model, improper, tm
     """E(3): random rotations (or rotoreflections) and translations of positions and velocities
     move the predicted positions the same way, to float64 round-off; with ``moving`` this covers
     the positions the layers move and the kernels see."""
-    split = data.load((4, 4, 8), seed=5, cache=tmp_path)["test"]
+    double = data.load((4, 4, 8), seed=5, cache=tmp_path, dtype=torch.float64)["test"]
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
         torch.manual_seed(0)
         net = MODELS[model]()
-        double = data.NBodySplit(*(t.double() for t in (split.positions, split.velocities, split.target,
-                                                         split.charges)))
         assert train.equivariance_error(net, double, improper=improper, seed=3) < 1e-12
     finally:
         torch.set_default_dtype(default)
