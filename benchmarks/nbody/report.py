@@ -2,8 +2,9 @@
 
 Reads the JSON records of :mod:`benchmarks.nbody.train` from ``<results>/full/`` (the full
 protocol) and ``<results>/side/`` (all models under one equal budget, ``<model>_s<seed>.json``), and
-those of :mod:`benchmarks.nbody.ensemble` from ``<results>/ensemble/`` and the symmetry floor of
-:mod:`benchmarks.nbody.symmetry` from ``<results>/symmetry.json``; rewrites the tables of the
+those of :mod:`benchmarks.nbody.ensemble` from ``<results>/ensemble/`` and the symmetry floors of
+:mod:`benchmarks.nbody.symmetry` from ``<results>/symmetry.json`` (the benchmark's data) and
+``<results>/symmetry_*.json`` (other draws); rewrites the tables of the
 N-body section of ``benchmarks/RESULTS.md`` (text after the section's end marker is kept), a PNG
 of the side-by-side validation curves and one of the full-protocol runs' training and validation
 curves.
@@ -40,12 +41,18 @@ def ema(record: dict) -> str:
     return "-" if record.get("ema") is None else f"{record['ema']}"
 
 
+def loss(record: dict) -> str:
+    """The training loss: ``MSE``, or ``Huber DELTA`` for runs with ``--huber`` (records from
+    before the option existed trained on the MSE)."""
+    return "MSE" if record.get("huber") is None else f"Huber {record['huber']}"
+
+
 def full_table(runs: dict[str, list[dict]]) -> str:
-    lines = ["| model | seed | weight decay | EMA | epochs | best epoch | best val MSE | test MSE at best val "
-             "| params | s / epoch | threads |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model | seed | loss | weight decay | EMA | epochs | best epoch | best val MSE | test MSE at best val "
+             "| params | s / epoch | threads |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for model, records in runs.items():
         for r in records:
-            lines.append(f"| {model} | {r['seed']} | {weight_decay(r):.0e} | {ema(r)} | {r['epochs']} | "
+            lines.append(f"| {model} | {r['seed']} | {loss(r)} | {weight_decay(r):.0e} | {ema(r)} | {r['epochs']} | "
                          f"{r['best_epoch']} | {r['best_val_mse']:.2e} | {r['test_mse_at_best_val']:.2e} | "
                          f"{r['params']:,} | {r['seconds_per_epoch']:.1f} | {r['threads']} |")
     lines += ["", "Published test MSE on the same task: "
@@ -54,29 +61,36 @@ def full_table(runs: dict[str, list[dict]]) -> str:
 
 
 def ensemble_table(records: list[dict]) -> str:
-    lines = ["| members | model | data seed: test systems | members' test MSE | val MSE | test MSE "
+    lines = ["| members | model | data seed: test systems | members' test MSE | members' mean | val MSE | test MSE "
              "| params (all members) | rotation error | reflection error |",
-             "|---:|---|---:|---|---:|---:|---:|---:|---:|"]
+             "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in records:
-        lines.append(f"| {len(r['checkpoints'])} | {r['model']} | {r['data_seed']}: {r['sizes'][2]:,} | "
-                     f"{', '.join(f'{value:.2e}' for value in r['members_test_mse'])} | {r['val_mse']:.2e} | "
+        members = r["members_test_mse"]
+        lines.append(f"| {len(members)} | {r['model']} | {r['data_seed']}: {r['sizes'][2]:,} | "
+                     f"{', '.join(f'{value:.2e}' for value in members)} | {statistics.mean(members):.2e} | "
+                     f"{r['val_mse']:.2e} | "
                      f"{r['test_mse']:.2e} | {r['params']:,} | {r['rotation_error']:.1e} | "
                      f"{r['reflection_error']:.1e} |")
     return "\n".join(lines)
 
 
-def floor_table(record: dict) -> str:
-    """The floor of exactly O(3)-equivariant models per split, and the networks measured against it."""
-    lines = ["| split | floor: MSE of the orientation average | standard error | systems whose label depends on "
-             "the orientation |", "|---|---:|---:|---:|"]
-    for split in ("val", "test"):
-        floor = record[split]
-        lines.append(f"| {split} | {floor['mse']:.2e} | {floor['standard_error']:.1e} | "
-                     f"{100 * floor['affected_share']:.1f} % |")
-    if record.get("networks"):
-        lines += ["", "| network (test split) | test MSE | MSE to the orientation average |", "|---|---:|---:|"]
-        lines += [f"| {Path(name).stem} | {r['mse']:.2e} | {r['mse_to_orientation_average']:.2e} |"
-                  for name, r in record["networks"].items()]
+def floor_table(records: list[dict]) -> str:
+    """The floor of exactly O(3)-equivariant models per data draw and split, and the networks
+    measured against it on each draw's test split."""
+    lines = ["| data seed | split | systems | orientations | floor: MSE of the orientation average | standard error "
+             "| systems whose label depends on the orientation |", "|---:|---|---:|---:|---:|---:|---:|"]
+    for record in records:
+        for split, size in zip(("val", "test"), record["sizes"][1:]):
+            floor = record[split]
+            lines.append(f"| {record['data_seed']} | {split} | {size:,} | {record['orientations']} | "
+                         f"{floor['mse']:.2e} | {floor['standard_error']:.1e} | "
+                         f"{100 * floor['affected_share']:.1f} % |")
+    networks = [(record, name, r) for record in records for name, r in record.get("networks", {}).items()]
+    if networks:
+        lines += ["", "| data seed: test systems | network | test MSE | MSE to the orientation average |",
+                  "|---:|---|---:|---:|"]
+        lines += [f"| {record['data_seed']}: {record['sizes'][2]:,} | {Path(name).stem} | {r['mse']:.2e} | "
+                  f"{r['mse_to_orientation_average']:.2e} |" for record, name, r in networks]
     return "\n".join(lines)
 
 
@@ -118,11 +132,13 @@ def plot_curves(runs: dict[str, list[dict]], path: Path) -> None:
 def configuration(model: str, record: dict) -> str:
     """A full-protocol run's settings apart from its seed."""
     averaged = "" if record.get("ema") is None else " EMA"
-    return f"{model} wd {weight_decay(record):.0e}{averaged} {record['epochs']} ep"
+    huber = "" if record.get("huber") is None else f" Huber {record['huber']}"
+    return f"{model}{huber} wd {weight_decay(record):.0e}{averaged} {record['epochs']} ep"
 
 
 def plot_full(runs: dict[str, list[dict]], path: Path, floor: dict | None = None) -> None:
-    """Training loss (the epoch's mean batch MSE of the raw weights) and validation MSE of the
+    """Training loss (the epoch's mean batch loss of the raw weights: the MSE, or twice the Huber
+    loss for ``--huber`` runs) and validation MSE of the
     full-protocol runs, one colour per configuration (its seeds share it), with the published test
     figures and, when measured, the test split's floor of exactly O(3)-equivariant models."""
     figure, axis = plt.subplots(figsize=(10, 5))
@@ -158,7 +174,7 @@ def plot_full(runs: dict[str, list[dict]], path: Path, floor: dict | None = None
     plt.close(figure)
 
 
-def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles: list[dict], floor: dict | None,
+def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles: list[dict], floors: list[dict],
             plot_link: str, full_link: str) -> str:
     parts = [f"Machine: {machine()}; one torch thread per run (`OMP_NUM_THREADS=1`), two (at times three) runs "
              "at a time on the two cores. Data: 3000 / 2000 / 2000 systems from seed 43 (DESIGN.md section 6). "
@@ -170,14 +186,17 @@ def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles:
                   "`--ema`):", "", full_table(full), "", f"![N-body full protocol]({full_link})", ""]
     if ensembles:
         parts += ["Ensembles: the mean prediction of independently trained networks (each member's "
-                  "best-by-validation weights; `python -m benchmarks.nbody.ensemble`):", "",
+                  "best-by-validation weights; `python -m benchmarks.nbody.ensemble`). Rows with another data seed "
+                  "measure the same checkpoints on freshly simulated systems (their training split is unused); a "
+                  "row with one member is a single network:", "",
                   ensemble_table(ensembles), ""]
-    if floor:
-        parts += [f"The floor of exactly O(3)-equivariant models: the MSE of the labels' average over "
-                  f"{floor['orientations']} random orientations of each system (re-simulated from the input frame; "
+    if floors:
+        parts += ["The floor of exactly O(3)-equivariant models: the MSE of the labels' average over random "
+                  "orientations of each system (re-simulated from the input frame; "
                   "`python -m benchmarks.nbody.symmetry`). The clipped force makes labels depend on the "
                   "orientation, so no equivariant network can beat it in expectation; a network's MSE is about the "
-                  "floor plus its MSE to the orientation average:", "", floor_table(floor), ""]
+                  "floor plus its MSE to the orientation average. With K orientations the estimate is high by "
+                  "about 1/K of itself:", "", floor_table(floors), ""]
     if side:
         parts += ["All models under one equal budget (same epochs and seeds). The equivariance errors are the "
                   "trained models' relative output errors under random rotations / rotation-reflections and "
@@ -194,8 +213,10 @@ def main(argv=None) -> None:
     results = Path(args.results)
     full, side = (load_records(results / part, key=lambda r: r["model"]) for part in ("full", "side"))
     ensembles = [json.loads(path.read_text()) for path in sorted((results / "ensemble").glob("*.json"))]
-    floor_path = results / "symmetry.json"
-    floor = json.loads(floor_path.read_text()) if floor_path.exists() else None
+    # symmetry.json: the benchmark's own data (its test floor is drawn in the plot); symmetry_*.json: other draws
+    own, others = results / "symmetry.json", sorted(results.glob("symmetry_*.json"))
+    floors = [json.loads(path.read_text()) for path in ([own] if own.exists() else []) + others]
+    floor = floors[0] if own.exists() else None
     plot, full_plot = results / "learning_curves.png", results / "full_protocol.png"
     if side:
         plot_curves(side, plot)
@@ -207,7 +228,7 @@ def main(argv=None) -> None:
         return Path(os.path.relpath(path, markdown.resolve().parent)).as_posix()
 
     update_section(markdown, "nbody", "N-body (charged particles)",
-                   section(full, side, ensembles, floor, link(plot), link(full_plot)))
+                   section(full, side, ensembles, floors, link(plot), link(full_plot)))
 
 
 if __name__ == "__main__":

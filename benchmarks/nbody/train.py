@@ -1,7 +1,9 @@
 """Train an N-body model: ``python -m benchmarks.nbody.train --model implicit-o3``.
 
-Adam (cosine learning rate by default) on the mean squared error of the predicted positions,
-through the shared loop of :mod:`benchmarks.training`: best-by-validation checkpointing, resume
+Adam (cosine learning rate by default) on the mean squared error of the predicted positions (or,
+with ``--huber DELTA``, on twice the Huber loss of their coordinates: the squared error up to
+``DELTA``, linear beyond, so that the few systems with close encounters weigh less), through the
+shared loop of :mod:`benchmarks.training`: best-by-validation checkpointing, resume
 (``--resume``), seeds, DDP under ``torchrun``, and a JSON record with the test MSE at the best
 validation epoch and the trained model's equivariance errors.
 """
@@ -24,7 +26,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs=3, default=(3000, 2000, 2000), metavar=("TRAIN", "VAL", "TEST"))
     parser.add_argument("--data-seed", type=int, default=43)
     parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="dataset cache directory")
-    return parser.parse_args(argv)
+    parser.add_argument("--huber", type=float, default=None, metavar="DELTA",
+                        help="train on the Huber loss of the coordinates' errors with this threshold "
+                             "(default: the squared error); validation and test stay MSE")
+    args = parser.parse_args(argv)
+    if args.huber is not None and not args.huber > 0:
+        parser.error(f"--huber must be positive, got {args.huber}")
+    return args
 
 
 @torch.no_grad()
@@ -85,7 +93,10 @@ def main(argv=None) -> dict:
 
     def loss(module: torch.nn.Module, indices: torch.Tensor) -> torch.Tensor:
         graph = batch_graph(train.subset(indices))
-        return (module(graph) - graph["target"]).pow(2).mean()
+        if args.huber is None:
+            return (module(graph) - graph["target"]).pow(2).mean()
+        # twice Huber: equal to the squared error below the threshold
+        return 2 * torch.nn.functional.huber_loss(module(graph), graph["target"], delta=args.huber)
 
     def evaluate() -> dict[str, float]:
         return {"val": mse(model, data["val"]), "test": mse(model, data["test"])}
@@ -94,7 +105,8 @@ def main(argv=None) -> dict:
                 desc=args.model)
     result = {
         "model": args.model, "seed": args.seed, "lr": lr, "schedule": args.schedule, "weight_decay": args.weight_decay,
-        "ema": args.ema, "params": parameter_count(model), "epochs": state["epoch"], "world_size": processes.world,
+        "ema": args.ema, "huber": args.huber, "params": parameter_count(model), "epochs": state["epoch"],
+        "world_size": processes.world,
         "threads": torch.get_num_threads(), "best_epoch": state["best_epoch"],
         "best_val_mse": state["at_best"]["val"], "test_mse_at_best_val": state["at_best"]["test"],
         "seconds_per_epoch": state["seconds"] / max(1, state["epoch"]),

@@ -90,6 +90,22 @@ def test_steerable_models_are_exactly_equivariant_in_float64(model, improper, tm
         torch.set_default_dtype(default)
 
 
+def test_huber_loss_is_the_squared_error_below_its_threshold(tmp_path):
+    args = ["--model", "egnn", "--epochs", "2", "--eval-every", "1", "--sizes", "8", "4", "4", "--batch-size", "4",
+            "--cache", str(tmp_path)]
+    squared = train.main(args)
+    # every coordinate error is far below 1e3: the same training, step for step
+    wide = train.main(args + ["--huber", "1e3"])
+    for a, b in zip(squared["history"], wide["history"]):
+        assert a["train"] == pytest.approx(b["train"], rel=1e-6) and a["test"] == pytest.approx(b["test"], rel=1e-6)
+    # errors beyond 1e-3 count linearly: a smaller training loss from the same first step on
+    narrow = train.main(args + ["--huber", "1e-3"])
+    assert narrow["history"][0]["train"] < 0.5 * squared["history"][0]["train"]
+    assert narrow["huber"] == 1e-3 and squared["huber"] is None
+    with pytest.raises(SystemExit):
+        train.parse_args(["--model", "egnn", "--huber", "0"])
+
+
 def test_system_errors_do_not_mix_systems_across_batches(tmp_path):
     split = data.load((4, 4, 8), seed=5, cache=tmp_path)["test"]
     torch.manual_seed(0)
@@ -141,11 +157,17 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
                     "--batch-size", "4", "--seed", str(seed), "--cache", str(tmp_path),
                     "--checkpoint", str(tmp_path / f"{model}_s{seed}.ckpt"),
                     "--out", str(results / "side" / f"{model}_s{seed}.json")])
+    full = train.main(["--model", "mpnn", "--epochs", "2", "--eval-every", "1", "--sizes", "8", "4", "4",
+                       "--batch-size", "4", "--huber", "0.1", "--cache", str(tmp_path),
+                       "--out", str(results / "full" / "mpnn_huber.json")])
     members = [str(tmp_path / f"egnn_s{seed}.ckpt") for seed in (0, 1)]
     mean = ensemble.main(["--model", "egnn", "--checkpoints", *members, "--sizes", "8", "4", "4",
                           "--cache", str(tmp_path), "--out", str(results / "ensemble" / "egnn.json")])
     floor = symmetry.main(["--orientations", "1", "--model", "egnn", "--checkpoints", members[0],
                            "--sizes", "8", "4", "4", "--cache", str(tmp_path), "--out", str(results / "symmetry.json")])
+    other = symmetry.main(["--orientations", "1", "--model", "egnn", "--checkpoints", members[1],
+                           "--sizes", "1", "4", "6", "--data-seed", "7", "--cache", str(tmp_path),
+                           "--out", str(results / "symmetry_other.json")])
     markdown = tmp_path / "RESULTS.md"
     markdown.write_text("# Results\n\n## N-body\n\n<!-- nbody:begin -->\nold\n<!-- nbody:end -->\n\nkept\n")
     report.main(["--results", str(results), "--markdown", str(markdown)])
@@ -155,10 +177,16 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| egnn |"))
     assert f"{statistics.mean(egnn):.2e} ± {statistics.stdev(egnn):.2e}" in row and "| 2 |" in row
     assert "| mpnn | 1 |" in text and "old" not in text and text.endswith("kept\n")
+    row = next(line for line in text.splitlines() if line.startswith("| mpnn | 0 | Huber 0.1 |"))
+    assert f"| {full['test_mse_at_best_val']:.2e} |" in row
     row = next(line for line in text.splitlines() if line.startswith("| 2 | egnn |"))
-    assert f"| {mean['test_mse']:.2e} |" in row
-    row = next(line for line in text.splitlines() if line.startswith("| test |"))
+    assert f"| {mean['test_mse']:.2e} |" in row and f"| {statistics.mean(mean['members_test_mse']):.2e} |" in row
+    row = next(line for line in text.splitlines() if line.startswith("| 43 | test | 4 |"))
     assert f"| {floor['test']['mse']:.2e} |" in row
-    row = next(line for line in text.splitlines() if line.startswith("| egnn_s0 |"))
+    row = next(line for line in text.splitlines() if line.startswith("| 7 | test | 6 |"))
+    assert f"| {other['test']['mse']:.2e} |" in row
+    row = next(line for line in text.splitlines() if line.startswith("| 43: 4 | egnn_s0 |"))
     assert f"| {floor['networks'][members[0]]['mse_to_orientation_average']:.2e} |" in row
+    row = next(line for line in text.splitlines() if line.startswith("| 7: 6 | egnn_s1 |"))
+    assert f"| {other['networks'][members[1]]['mse']:.2e} |" in row
     assert (results / "learning_curves.png").stat().st_size > 0
