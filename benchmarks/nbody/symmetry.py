@@ -41,6 +41,7 @@ from benchmarks.nbody.data import (
 from benchmarks.nbody.ensemble import load_member
 from benchmarks.nbody.models import MODELS, Ensemble
 from benchmarks.nbody.simulate import SAVE_EVERY, integrate
+from benchmarks.nbody.train import system_mse
 from benchmarks.training import Distributed, write_json
 
 STEPS_TO_TARGET = (TARGET_FRAME - INPUT_FRAME) * SAVE_EVERY
@@ -64,11 +65,6 @@ def orientation_average(split: NBodySplit, orientations: int, generator: torch.G
                                    split.charges)
         total += moved @ g  # g^-1 = g^T acting on row vectors
     return total / orientations
-
-
-def system_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``(T,)``: the mean squared error of each system's ``(n, 3)`` positions."""
-    return (prediction - target).pow(2).mean(dim=(1, 2))
 
 
 def floor(split: NBodySplit, oracle: torch.Tensor, affected: float = 1e-8) -> dict[str, float]:

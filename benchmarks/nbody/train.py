@@ -35,14 +35,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def system_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``(T,)``: the mean squared error of each system's ``(n, 3)`` positions (``(T, n, 3)`` each)."""
+    return (prediction - target).pow(2).mean(dim=(1, 2))
+
+
 @torch.no_grad()
 def system_errors(model: torch.nn.Module, split: NBodySplit, batch_size: int = 500) -> torch.Tensor:
     """``(T,)``: the mean squared error of the predicted positions of every system of a split."""
     errors = []
     for start in range(0, len(split), batch_size):
-        graph = batch_graph(split.subset(torch.arange(start, min(start + batch_size, len(split)))))
-        squares = (model(graph) - graph["target"]).pow(2)  # (systems * bodies, 3), system by system
-        errors.append(squares.reshape(-1, split.charges.shape[1] * 3).mean(dim=1))
+        part = split.subset(torch.arange(start, min(start + batch_size, len(split))))
+        errors.append(system_mse(model(batch_graph(part)).reshape(part.target.shape), part.target))
     return torch.cat(errors)
 
 
