@@ -1,24 +1,36 @@
-"""The N-body dataset: simulated once per seed, cached on disk with a checksum.
+"""The N-body dataset: simulated once per seed and stream, cached on disk with a checksum.
 
-Splits are drawn in the order train, val, test from one generator (seed 43 by default, as in
-EGNN's data). A sample is one trajectory: input frame 30 (positions, velocities), target frame 40
-(positions), the charges, and the edge attribute ``q_i q_j`` on the 20 directed edges of the 5
-bodies.
+Splits are drawn in the order train, val, test from one random stream (seed 43 by default, as in
+EGNN's data), one of :data:`STREAMS`:
+
+- ``torch``: our own, a ``torch.Generator``; each split draws exactly its size;
+- ``egnn``: the draws of EGNN's generator (:func:`~benchmarks.nbody.simulate.egnn_initial_states`),
+  which simulates 10,000 training systems before validation and test and of which the published
+  models train on the first 3,000. With seed 43 the splits hold the initial states of the
+  published results' systems, so their test MSEs compare on the same systems. The trajectories are
+  our float64 simulation of them: a system whose close encounters are chaotic enough for the
+  rounding of a different summation order to grow may end elsewhere than in EGNN's files.
+
+A sample is one trajectory: input frame 30 (positions, velocities), target frame 40 (positions),
+the charges, and the edge attribute ``q_i q_j`` on the 20 directed edges of the 5 bodies.
 """
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from benchmarks.cache import cached
-from benchmarks.nbody.simulate import simulate
+from benchmarks.nbody.simulate import egnn_initial_states, initial_state, simulate
 
 INPUT_FRAME, TARGET_FRAME = 30, 40
 DEFAULT_CACHE = Path(__file__).resolve().parent / "cache"
 SPLITS = ("train", "val", "test")
+STREAMS = ("torch", "egnn")
+EGNN_GENERATED = (10_000, 2_000, 2_000)  # systems per split in EGNN's nbody_small files
 
 
 @dataclass
@@ -38,13 +50,27 @@ class NBodySplit:
         return NBodySplit(self.positions[index], self.velocities[index], self.target[index], self.charges[index])
 
 
-def generate(sizes: tuple[int, int, int], seed: int) -> dict[str, torch.Tensor]:
-    """Simulate the three splits in order from one generator; float64 trajectories, sliced to
-    the input and target frames."""
-    generator = torch.Generator().manual_seed(seed)
+def initial_states(sizes: tuple[int, int, int], seed: int, stream: str = "torch") -> list[tuple[torch.Tensor, ...]]:
+    """``(charges, x, v)`` of every split, drawn from ``stream`` (one of :data:`STREAMS`); with
+    ``egnn`` each split holds the first ``size`` systems of EGNN's split of
+    :data:`EGNN_GENERATED` systems."""
+    if stream == "torch":
+        generator = torch.Generator().manual_seed(seed)
+        return [initial_state(size, 5, generator) for size in sizes]
+    if stream != "egnn":
+        raise ValueError(f"unknown stream {stream!r}; expected one of {STREAMS}")
+    if any(size > limit for size, limit in zip(sizes, EGNN_GENERATED)):
+        raise ValueError(f"EGNN's splits hold {EGNN_GENERATED} systems; asked for {tuple(sizes)}")
+    return [tuple(tensor[:size] for tensor in state)
+            for size, state in zip(sizes, egnn_initial_states(EGNN_GENERATED, seed))]
+
+
+def generate(sizes: tuple[int, int, int], seed: int, stream: str = "torch") -> dict[str, torch.Tensor]:
+    """Simulate the three splits from the initial states of :func:`initial_states`; float64
+    trajectories, sliced to the input and target frames."""
     out = {}
-    for split, size in zip(SPLITS, sizes):
-        sim = simulate(size, generator)
+    for split, state in zip(SPLITS, initial_states(sizes, seed, stream)):
+        sim = simulate(*state)
         out[f"{split}_positions"] = sim["positions"][:, INPUT_FRAME]
         out[f"{split}_velocities"] = sim["velocities"][:, INPUT_FRAME]
         out[f"{split}_target"] = sim["positions"][:, TARGET_FRAME]
@@ -53,13 +79,36 @@ def generate(sizes: tuple[int, int, int], seed: int) -> dict[str, torch.Tensor]:
 
 
 def load(sizes: tuple[int, int, int] = (3000, 2000, 2000), seed: int = 43,
-         cache: Path | str | None = DEFAULT_CACHE, dtype: torch.dtype = torch.float32) -> dict[str, NBodySplit]:
+         cache: Path | str | None = DEFAULT_CACHE, dtype: torch.dtype = torch.float32,
+         stream: str = "torch") -> dict[str, NBodySplit]:
     """The splits, from the cache when its checksum matches, else simulated (and cached); in
     ``dtype`` (the simulation runs in float64)."""
-    path = None if cache is None else Path(cache) / f"nbody_seed{seed}_{'_'.join(map(str, sizes))}.pt"
-    tensors = cached(path, lambda: generate(sizes, seed))
+    name = ("nbody" if stream == "torch" else f"nbody_{stream}") + f"_seed{seed}_{'_'.join(map(str, sizes))}.pt"
+    path = None if cache is None else Path(cache) / name
+    tensors = cached(path, lambda: generate(sizes, seed, stream))
     fields = ("positions", "velocities", "target", "charges")
     return {split: NBodySplit(*(tensors[f"{split}_{k}"].to(dtype) for k in fields)) for split in SPLITS}
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The dataset options every N-body script takes: ``--sizes``, ``--data-seed``, ``--stream``
+    and ``--cache``."""
+    parser.add_argument("--sizes", type=int, nargs=3, default=(3000, 2000, 2000), metavar=("TRAIN", "VAL", "TEST"))
+    parser.add_argument("--data-seed", type=int, default=43)
+    parser.add_argument("--stream", choices=STREAMS, default="torch",
+                        help="random stream of the initial states: ours (torch) or that of EGNN's generator (egnn: "
+                             "with seed 43 the systems of the published results)")
+    parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="dataset cache directory")
+
+
+def load_from_arguments(args: argparse.Namespace, dtype: torch.dtype = torch.float32) -> dict[str, NBodySplit]:
+    """:func:`load` with the options of :func:`add_data_arguments`."""
+    return load(tuple(args.sizes), args.data_seed, args.cache, dtype, args.stream)
+
+
+def data_fields(args: argparse.Namespace) -> dict:
+    """The dataset a run used, for its JSON record."""
+    return {"sizes": list(args.sizes), "data_seed": args.data_seed, "stream": args.stream}
 
 
 def fully_connected_edges(n_bodies: int) -> torch.Tensor:

@@ -14,7 +14,7 @@ import argparse
 
 import torch
 
-from benchmarks.nbody.data import DEFAULT_CACHE, load
+from benchmarks.nbody.data import add_data_arguments, data_fields, load_from_arguments
 from benchmarks.nbody.models import MODELS, Ensemble
 from benchmarks.nbody.train import equivariance_error, error_profile, mse
 from benchmarks.training import Distributed, parameter_count, write_json
@@ -24,9 +24,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.nbody.ensemble", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=sorted(MODELS), required=True, help="the members' model")
     parser.add_argument("--checkpoints", nargs="+", required=True, help="checkpoints written by the training script")
-    parser.add_argument("--sizes", type=int, nargs=3, default=(3000, 2000, 2000), metavar=("TRAIN", "VAL", "TEST"))
-    parser.add_argument("--data-seed", type=int, default=43)
-    parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="dataset cache directory")
+    add_data_arguments(parser)
     parser.add_argument("--out", help="JSON results file")
     return parser.parse_args(argv)
 
@@ -43,10 +41,10 @@ def load_member(model: str, checkpoint: str) -> torch.nn.Module:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    data = load(tuple(args.sizes), args.data_seed, args.cache)
+    data = load_from_arguments(args)
     ensemble = Ensemble([load_member(args.model, path) for path in args.checkpoints]).eval()
     result = {
-        "model": args.model, "checkpoints": args.checkpoints, "sizes": args.sizes, "data_seed": args.data_seed,
+        "model": args.model, "checkpoints": args.checkpoints, **data_fields(args),
         "params": parameter_count(ensemble),
         "members_test_mse": [mse(member, data["test"]) for member in ensemble.members],
         "val_mse": mse(ensemble, data["val"]), "test_mse": mse(ensemble, data["test"]),

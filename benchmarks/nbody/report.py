@@ -47,26 +47,34 @@ def loss(record: dict) -> str:
     return "MSE" if record.get("huber") is None else f"Huber {record['huber']}"
 
 
+def draw(record: dict) -> str:
+    """The data a record ran on: the data seed, prefixed by ``EGNN`` for the stream of EGNN's
+    generator (records from before the fields existed ran on our stream with seed 43)."""
+    seed = record.get("data_seed", 43)
+    return f"EGNN {seed}" if record.get("stream") == "egnn" else f"{seed}"
+
+
 def full_table(runs: dict[str, list[dict]]) -> str:
-    lines = ["| model | seed | loss | weight decay | EMA | epochs | best epoch | best val MSE | test MSE at best val "
-             "| params | s / epoch | threads |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for model, records in runs.items():
-        for r in records:
-            lines.append(f"| {model} | {r['seed']} | {loss(r)} | {weight_decay(r):.0e} | {ema(r)} | {r['epochs']} | "
-                         f"{r['best_epoch']} | {r['best_val_mse']:.2e} | {r['test_mse_at_best_val']:.2e} | "
-                         f"{r['params']:,} | {r['seconds_per_epoch']:.1f} | {r['threads']} |")
+    lines = ["| data | model | seed | loss | weight decay | EMA | epochs | best epoch | best val MSE "
+             "| test MSE at best val | params | s / epoch | threads |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for model, r in sorted(((model, r) for model, records in runs.items() for r in records),
+                           key=lambda item: (draw(item[1]), item[0])):
+        lines.append(f"| {draw(r)} | {model} | {r['seed']} | {loss(r)} | {weight_decay(r):.0e} | {ema(r)} | "
+                     f"{r['epochs']} | {r['best_epoch']} | {r['best_val_mse']:.2e} | {r['test_mse_at_best_val']:.2e} | "
+                     f"{r['params']:,} | {r['seconds_per_epoch']:.1f} | {r['threads']} |")
     lines += ["", "Published test MSE on the same task: "
               + ", ".join(f"{name} {value}" for name, value in PUBLISHED.items()) + "."]
     return "\n".join(lines)
 
 
 def ensemble_table(records: list[dict]) -> str:
-    lines = ["| members | model | data seed: test systems | members' test MSE | members' mean | val MSE | test MSE "
+    lines = ["| members | model | data: test systems | members' test MSE | members' mean | val MSE | test MSE "
              "| params (all members) | rotation error | reflection error |",
              "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in records:
         members = r["members_test_mse"]
-        lines.append(f"| {len(members)} | {r['model']} | {r['data_seed']}: {r['sizes'][2]:,} | "
+        lines.append(f"| {len(members)} | {r['model']} | {draw(r)}: {r['sizes'][2]:,} | "
                      f"{', '.join(f'{value:.2e}' for value in members)} | {statistics.mean(members):.2e} | "
                      f"{r['val_mse']:.2e} | "
                      f"{r['test_mse']:.2e} | {r['params']:,} | {r['rotation_error']:.1e} | "
@@ -77,19 +85,19 @@ def ensemble_table(records: list[dict]) -> str:
 def floor_table(records: list[dict]) -> str:
     """The floor of exactly O(3)-equivariant models per data draw and split, and the networks
     measured against it on each draw's test split."""
-    lines = ["| data seed | split | systems | orientations | floor: MSE of the orientation average | standard error "
+    lines = ["| data | split | systems | orientations | floor: MSE of the orientation average | standard error "
              "| systems whose label depends on the orientation |", "|---:|---|---:|---:|---:|---:|---:|"]
     for record in records:
         for split, size in zip(("val", "test"), record["sizes"][1:]):
             floor = record[split]
-            lines.append(f"| {record['data_seed']} | {split} | {size:,} | {record['orientations']} | "
+            lines.append(f"| {draw(record)} | {split} | {size:,} | {record['orientations']} | "
                          f"{floor['mse']:.2e} | {floor['standard_error']:.1e} | "
                          f"{100 * floor['affected_share']:.1f} % |")
     networks = [(record, name, r) for record in records for name, r in record.get("networks", {}).items()]
     if networks:
-        lines += ["", "| data seed: test systems | network | test MSE | MSE to the orientation average |",
+        lines += ["", "| data: test systems | network | test MSE | MSE to the orientation average |",
                   "|---:|---|---:|---:|"]
-        lines += [f"| {record['data_seed']}: {record['sizes'][2]:,} | {Path(name).stem} | {r['mse']:.2e} | "
+        lines += [f"| {draw(record)}: {record['sizes'][2]:,} | {Path(name).stem} | {r['mse']:.2e} | "
                   f"{r['mse_to_orientation_average']:.2e} |" for record, name, r in networks]
     return "\n".join(lines)
 
@@ -136,16 +144,33 @@ def configuration(model: str, record: dict) -> str:
     return f"{model}{huber} wd {weight_decay(record):.0e}{averaged} {record['epochs']} ep"
 
 
-def plot_full(runs: dict[str, list[dict]], path: Path, floor: dict | None = None) -> None:
+def plot_full(runs: dict[str, list[dict]], path: Path, floors: list[dict]) -> None:
     """Training loss (the epoch's mean batch loss of the raw weights: the MSE, or twice the Huber
-    loss for ``--huber`` runs) and validation MSE of the
-    full-protocol runs, one colour per configuration (its seeds share it), with the published test
-    figures and, when measured, the test split's floor of exactly O(3)-equivariant models."""
-    figure, axis = plt.subplots(figsize=(10, 5))
-    groups: dict[str, list[dict]] = {}
+    loss for ``--huber`` runs) and validation MSE of the full-protocol runs, one panel per data
+    draw and one colour per configuration (its seeds share it), with the published test figures
+    and, where a floor record of the draw exists, its test split's floor of exactly
+    O(3)-equivariant models."""
+    panels: dict[str, dict[str, list[dict]]] = {}
     for model, records in sorted(runs.items()):
         for r in records:
-            groups.setdefault(configuration(model, r), []).append(r)
+            panels.setdefault(draw(r), {}).setdefault(configuration(model, r), []).append(r)
+    test_floors = {draw(record): record["test"]["mse"] for record in floors}
+    figure, axes = plt.subplots(1, len(panels), figsize=(8 * len(panels), 7), sharey=True, squeeze=False)
+    for axis, (data, groups) in zip(axes[0], sorted(panels.items())):
+        references = dict(PUBLISHED)
+        if data in test_floors:
+            references["O(3) floor"] = test_floors[data]
+        plot_panel(axis, groups, references)
+        axis.set_title(f"data {data}", fontsize=9)
+    figure.suptitle("N-body: full protocol (vertical line: best validation)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def plot_panel(axis: plt.Axes, groups: dict[str, list[dict]], references: dict[str, float]) -> None:
+    """One panel of :func:`plot_full`: the curves of each configuration's runs and horizontal
+    reference lines."""
     colours = plt.get_cmap("tab10")
     for k, (name, records) in enumerate(groups.items()):
         seeds = ",".join(str(r["seed"]) for r in records)
@@ -157,27 +182,23 @@ def plot_full(runs: dict[str, list[dict]], path: Path, floor: dict | None = None
             axis.plot(epochs, [entry["train"] for entry in r["history"]], linestyle="--", color=colours(k % 10),
                       linewidth=1, label=f"{name} (s{seeds}) train" if labelled else None)
             axis.axvline(r["best_epoch"], color=colours(k % 10), alpha=0.3)
-    references = dict(PUBLISHED)
-    if floor is not None:
-        references["O(3) floor"] = floor["test"]["mse"]
     # reference lines close together are labelled alternately at the right edge and further left
     left, right = axis.get_xlim()
     for k, (name, value) in enumerate(sorted(references.items(), key=lambda item: item[1])):
         axis.axhline(value, color="grey", linestyle=":", linewidth=1)
         axis.annotate(f"{name} (test)", (right if k % 2 == 0 else left + 0.6 * (right - left), value), fontsize=7,
                       ha="right", va="bottom")
-    axis.set(xlabel="epoch", ylabel="MSE", yscale="log", title="N-body: full protocol (vertical line: best validation)")
+    axis.set(xlabel="epoch", ylabel="MSE", yscale="log")
     axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    axis.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.1))
 
 
 def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles: list[dict], floors: list[dict],
             plot_link: str, full_link: str) -> str:
     parts = [f"Machine: {machine()}; one torch thread per run (`OMP_NUM_THREADS=1`), two (at times three) runs "
-             "at a time on the two cores. Data: 3000 / 2000 / 2000 systems from seed 43 (DESIGN.md section 6). "
+             "at a time on the two cores. Data: 3000 / 2000 / 2000 systems (DESIGN.md section 6) from seed 43, "
+             "drawn from our random stream (data `43`) or from that of EGNN's generator (data `EGNN 43`, "
+             "`--stream egnn`: the initial states of the systems behind the published figures). "
              "Adam, batch 100, "
              "cosine learning rate, test MSE at the best validation epoch (validation every 5 epochs for the "
              "full protocol, every 3 for the side-by-side runs).", ""]
@@ -213,15 +234,14 @@ def main(argv=None) -> None:
     results = Path(args.results)
     full, side = (load_records(results / part, key=lambda r: r["model"]) for part in ("full", "side"))
     ensembles = [json.loads(path.read_text()) for path in sorted((results / "ensemble").glob("*.json"))]
-    # symmetry.json: the benchmark's own data (its test floor is drawn in the plot); symmetry_*.json: other draws
+    # symmetry.json: the benchmark's own data; symmetry_*.json: other draws
     own, others = results / "symmetry.json", sorted(results.glob("symmetry_*.json"))
     floors = [json.loads(path.read_text()) for path in ([own] if own.exists() else []) + others]
-    floor = floors[0] if own.exists() else None
     plot, full_plot = results / "learning_curves.png", results / "full_protocol.png"
     if side:
         plot_curves(side, plot)
     if full:
-        plot_full(full, full_plot, floor)
+        plot_full(full, full_plot, floors)
     markdown = Path(args.markdown)
 
     def link(path: Path) -> str:

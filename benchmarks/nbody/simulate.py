@@ -9,6 +9,7 @@ every 100th step) and ``v += dt F(x)``: 49 frames per trajectory.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 DT = 0.001
@@ -38,6 +39,34 @@ def initial_state(n_traj: int, n_bodies: int, generator: torch.Generator) -> tup
     return charges, x, v
 
 
+def egnn_initial_states(counts: tuple[int, ...], seed: int, n_bodies: int = 5,
+                        frames: int = (STEPS - 1) // SAVE_EVERY) -> list[tuple[torch.Tensor, ...]]:
+    """Initial states drawn as EGNN's data generator draws them, one ``(charges, x, v)`` as in
+    :func:`initial_state` per entry of ``counts`` (its splits, in order).
+
+    The stream is numpy's legacy ``RandomState(seed)``. Each trajectory draws, in this order:
+    its charges (``choice([-1, 0, 1], p=[1/2, 0, 1/2])``, shape ``(n, 1)``), its positions and
+    its velocity directions (``randn(3, n)`` each, bodies along the columns), then two
+    ``randn(frames, 3, n)`` of observation noise. That noise has variance 0 in EGNN's data, so it
+    only advances the stream. With seed 43 and counts ``(10000, 2000, 2000)`` these are the
+    systems of EGNN's ``nbody_small`` files, on which EGNN, SEGNN and CGENN report their test
+    MSE (each trained on the first 3000 training systems).
+    """
+    rng = np.random.RandomState(seed)
+    states = []
+    for count in counts:
+        charges, x, v = (np.empty((count, n_bodies)), np.empty((count, n_bodies, 3)), np.empty((count, n_bodies, 3)))
+        for k in range(count):
+            charges[k] = rng.choice(np.array([-1.0, 0.0, 1.0]), size=(n_bodies, 1), p=[0.5, 0.0, 0.5])[:, 0]
+            x[k] = rng.randn(3, n_bodies).T
+            v[k] = rng.randn(3, n_bodies).T
+            rng.randn(frames, 3, n_bodies)
+            rng.randn(frames, 3, n_bodies)
+        v = 0.5 * v / np.sqrt((v**2).sum(axis=-1, keepdims=True))
+        states.append(tuple(torch.from_numpy(array) for array in (charges, x, v)))
+    return states
+
+
 def integrate(x: torch.Tensor, v: torch.Tensor, charges: torch.Tensor, steps: int = STEPS,
               save_every: int = SAVE_EVERY, clip: float | None = FORCE_CLIP) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the recipe from ``(x, v)``; returns the saved positions and velocities, each
@@ -53,9 +82,8 @@ def integrate(x: torch.Tensor, v: torch.Tensor, charges: torch.Tensor, steps: in
     return torch.stack(positions, dim=1), torch.stack(velocities, dim=1)
 
 
-def simulate(n_traj: int, generator: torch.Generator, n_bodies: int = 5) -> dict[str, torch.Tensor]:
-    """``n_traj`` trajectories: ``charges`` ``(T, n)``, ``positions`` and ``velocities``
-    ``(T, 49, n, 3)`` (float64)."""
-    charges, x, v = initial_state(n_traj, n_bodies, generator)
+def simulate(charges: torch.Tensor, x: torch.Tensor, v: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The trajectories from initial states (:func:`initial_state`): ``charges`` ``(T, n)``,
+    ``positions`` and ``velocities`` ``(T, 49, n, 3)`` (float64)."""
     positions, velocities = integrate(x, v, charges)
     return {"charges": charges, "positions": positions, "velocities": velocities}

@@ -30,12 +30,13 @@ import torch
 from tqdm import tqdm
 
 from benchmarks.nbody.data import (
-    DEFAULT_CACHE,
     INPUT_FRAME,
     TARGET_FRAME,
     NBodySplit,
+    add_data_arguments,
     batch_graph,
-    load,
+    data_fields,
+    load_from_arguments,
     random_orthogonal,
 )
 from benchmarks.nbody.ensemble import load_member
@@ -80,9 +81,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.nbody.symmetry", description=__doc__.split("\n\n")[0])
     parser.add_argument("--orientations", type=int, default=32, help="random O(3) elements per system")
     parser.add_argument("--seed", type=int, default=0, help="seed of the orientations")
-    parser.add_argument("--sizes", type=int, nargs=3, default=(3000, 2000, 2000), metavar=("TRAIN", "VAL", "TEST"))
-    parser.add_argument("--data-seed", type=int, default=43)
-    parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="dataset cache directory")
+    add_data_arguments(parser)
     parser.add_argument("--model", choices=sorted(MODELS), help="the networks' model, with --checkpoints")
     parser.add_argument("--checkpoints", nargs="*", default=[],
                         help="trained networks (training checkpoints) to measure against the floor on the test split, "
@@ -109,11 +108,11 @@ def main(argv=None) -> dict:
         raise ValueError(f"--orientations must be positive, got {args.orientations}")
     if args.checkpoints and args.model is None:
         raise ValueError("--checkpoints needs --model")
-    data = load(tuple(args.sizes), args.data_seed, args.cache, dtype=torch.float64)
+    data = load_from_arguments(args, dtype=torch.float64)
     generator = torch.Generator().manual_seed(args.seed)
     oracles = {split: orientation_average(data[split], args.orientations, generator, progress=True)
                for split in ("val", "test")}
-    result = {"orientations": args.orientations, "seed": args.seed, "sizes": args.sizes, "data_seed": args.data_seed,
+    result = {"orientations": args.orientations, "seed": args.seed, **data_fields(args),
               **{split: floor(data[split], oracle) for split, oracle in oracles.items()}}
     members = {path: load_member(args.model, path) for path in args.checkpoints}
     if len(members) > 1:

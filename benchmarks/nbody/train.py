@@ -14,7 +14,14 @@ import argparse
 
 import torch
 
-from benchmarks.nbody.data import DEFAULT_CACHE, NBodySplit, batch_graph, load, random_orthogonal
+from benchmarks.nbody.data import (
+    NBodySplit,
+    add_data_arguments,
+    batch_graph,
+    data_fields,
+    load_from_arguments,
+    random_orthogonal,
+)
 from benchmarks.nbody.models import LEARNING_RATES, MODELS
 from benchmarks.training import Distributed, add_training_arguments, fit, parameter_count, write_json
 
@@ -23,9 +30,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.nbody.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=sorted(MODELS), required=True)
     add_training_arguments(parser, epochs=1000, batch_size=100)
-    parser.add_argument("--sizes", type=int, nargs=3, default=(3000, 2000, 2000), metavar=("TRAIN", "VAL", "TEST"))
-    parser.add_argument("--data-seed", type=int, default=43)
-    parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="dataset cache directory")
+    add_data_arguments(parser)
     parser.add_argument("--huber", type=float, default=None, metavar="DELTA",
                         help="train on the Huber loss of the coordinates' errors with this threshold "
                              "(default: the squared error); validation and test stay MSE")
@@ -90,7 +95,7 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     processes = Distributed.from_environment()
     torch.manual_seed(args.seed)
-    data = load(tuple(args.sizes), args.data_seed, args.cache)
+    data = load_from_arguments(args)
     model = MODELS[args.model]()
     lr = args.lr if args.lr is not None else LEARNING_RATES[args.model]
     train = data["train"]
@@ -108,7 +113,8 @@ def main(argv=None) -> dict:
     state = fit(model, args, lr=lr, train_size=len(train), loss=loss, evaluate=evaluate, processes=processes,
                 desc=args.model)
     result = {
-        "model": args.model, "seed": args.seed, "lr": lr, "schedule": args.schedule, "weight_decay": args.weight_decay,
+        "model": args.model, "seed": args.seed, **data_fields(args), "lr": lr, "schedule": args.schedule,
+        "weight_decay": args.weight_decay,
         "ema": args.ema, "huber": args.huber, "params": parameter_count(model), "epochs": state["epoch"],
         "world_size": processes.world,
         "threads": torch.get_num_threads(), "best_epoch": state["best_epoch"],

@@ -8,6 +8,7 @@ import statistics
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -33,12 +34,46 @@ def test_integrator_retraces_its_path_when_time_is_reversed():
 
 
 def test_charges_velocities_and_frames():
-    sim = simulate.simulate(400, torch.Generator().manual_seed(2))
+    sim = simulate.simulate(*simulate.initial_state(400, 5, torch.Generator().manual_seed(2)))
     assert sim["positions"].shape == (400, 49, 5, 3)
     assert set(sim["charges"].unique().tolist()) == {-1.0, 1.0}
     assert abs(float((sim["charges"] > 0).double().mean()) - 0.5) < 0.05
     first = simulate.initial_state(3, 5, torch.Generator().manual_seed(3))[2]
     assert torch.allclose(first.norm(dim=-1), torch.full((3, 5), 0.5, dtype=torch.float64))
+
+
+def test_egnn_stream_draws_in_the_order_of_egnns_generator():
+    """Each trajectory draws its charges (5 uniforms: below 1/2 is -1), positions and velocity
+    directions (3 x 5 Gaussians each, bodies along the columns) and two 49 x 3 x 5 noise arrays,
+    from numpy's legacy RandomState; the splits follow each other in one stream."""
+    counts, seed = (3, 0, 2), 11
+    states = simulate.egnn_initial_states(counts, seed)
+    rng = np.random.RandomState(seed)
+    expected = []
+    for _ in range(sum(counts)):
+        charges = np.where(rng.random_sample(5) < 0.5, -1.0, 1.0)
+        x, v = rng.standard_normal((2, 3, 5)).transpose(0, 2, 1)
+        rng.standard_normal(2 * 49 * 3 * 5)
+        expected.append((charges, x, v / np.linalg.norm(v, axis=-1, keepdims=True) / 2))
+    drawn = [tuple(t[k].numpy() for t in state) for state in states for k in range(len(state[0]))]
+    assert len(drawn) == len(expected)
+    for (charges, x, v), (want_charges, want_x, want_v) in zip(drawn, expected):
+        assert np.array_equal(charges, want_charges) and np.array_equal(x, want_x)
+        assert np.allclose(v, want_v, rtol=1e-15, atol=0)
+
+
+def test_egnn_stream_splits_do_not_depend_on_the_sizes_asked_for(tmp_path):
+    small = data.load((4, 3, 3), seed=5, cache=tmp_path, stream="egnn")
+    large = data.load((8, 3, 3), seed=5, cache=None, stream="egnn")
+    assert torch.equal(large["train"].positions[:4], small["train"].positions)
+    for split in ("val", "test"):
+        assert torch.equal(large[split].target, small[split].target)
+    assert not torch.equal(data.load((4, 3, 3), seed=5, cache=None)["test"].positions, small["test"].positions)
+    assert len(list(tmp_path.glob("nbody_egnn_seed5_*.pt"))) == 1
+    with pytest.raises(ValueError, match="EGNN's splits hold"):
+        data.load((10_001, 3, 3), seed=5, cache=None, stream="egnn")
+    with pytest.raises(ValueError, match="unknown stream"):
+        data.load((4, 3, 3), seed=5, cache=None, stream="numpy")
 
 
 def test_dataset_is_deterministic_cached_and_checked(tmp_path):
@@ -160,6 +195,9 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
     full = train.main(["--model", "mpnn", "--epochs", "2", "--eval-every", "1", "--sizes", "8", "4", "4",
                        "--batch-size", "4", "--huber", "0.1", "--cache", str(tmp_path),
                        "--out", str(results / "full" / "mpnn_huber.json")])
+    on_egnn_data = train.main(["--model", "mpnn", "--epochs", "2", "--eval-every", "1", "--sizes", "8", "4", "4",
+                               "--batch-size", "4", "--stream", "egnn", "--cache", str(tmp_path),
+                               "--out", str(results / "full" / "mpnn_egnn.json")])
     members = [str(tmp_path / f"egnn_s{seed}.ckpt") for seed in (0, 1)]
     mean = ensemble.main(["--model", "egnn", "--checkpoints", *members, "--sizes", "8", "4", "4",
                           "--cache", str(tmp_path), "--out", str(results / "ensemble" / "egnn.json")])
@@ -177,8 +215,10 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| egnn |"))
     assert f"{statistics.mean(egnn):.2e} ± {statistics.stdev(egnn):.2e}" in row and "| 2 |" in row
     assert "| mpnn | 1 |" in text and "old" not in text and text.endswith("kept\n")
-    row = next(line for line in text.splitlines() if line.startswith("| mpnn | 0 | Huber 0.1 |"))
+    row = next(line for line in text.splitlines() if line.startswith("| 43 | mpnn | 0 | Huber 0.1 |"))
     assert f"| {full['test_mse_at_best_val']:.2e} |" in row
+    row = next(line for line in text.splitlines() if line.startswith("| EGNN 43 | mpnn | 0 | MSE |"))
+    assert f"| {on_egnn_data['test_mse_at_best_val']:.2e} |" in row
     row = next(line for line in text.splitlines() if line.startswith("| 2 | egnn |"))
     assert f"| {mean['test_mse']:.2e} |" in row and f"| {statistics.mean(mean['members_test_mse']):.2e} |" in row
     row = next(line for line in text.splitlines() if line.startswith("| 43 | test | 4 |"))
@@ -190,3 +230,4 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| 7: 6 | egnn_s1 |"))
     assert f"| {other['networks'][members[1]]['mse']:.2e} |" in row
     assert (results / "learning_curves.png").stat().st_size > 0
+    assert (results / "full_protocol.png").stat().st_size > 0
