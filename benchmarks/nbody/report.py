@@ -54,6 +54,11 @@ def draw(record: dict) -> str:
     return f"EGNN {seed}" if record.get("stream") == "egnn" else f"{seed}"
 
 
+def schedule_note(record: dict) -> str:
+    """``, constant lr`` for runs without the default cosine schedule, else nothing."""
+    return ", constant lr" if record.get("schedule") == "constant" else ""
+
+
 def full_table(runs: dict[str, list[dict]]) -> str:
     lines = ["| data | model | seed | loss | weight decay | EMA | epochs | best epoch | best val MSE "
              "| test MSE at best val | params | s / epoch | threads |",
@@ -61,21 +66,33 @@ def full_table(runs: dict[str, list[dict]]) -> str:
     for model, r in sorted(((model, r) for model, records in runs.items() for r in records),
                            key=lambda item: (draw(item[1]), item[0])):
         lines.append(f"| {draw(r)} | {model} | {r['seed']} | {loss(r)} | {weight_decay(r):.0e} | {ema(r)} | "
-                     f"{r['epochs']} | {r['best_epoch']} | {r['best_val_mse']:.2e} | {r['test_mse_at_best_val']:.2e} | "
-                     f"{r['params']:,} | {r['seconds_per_epoch']:.1f} | {r['threads']} |")
+                     f"{r['epochs']}{schedule_note(r)} | {r['best_epoch']} | {r['best_val_mse']:.2e} | "
+                     f"{r['test_mse_at_best_val']:.2e} | {r['params']:,} | {r['seconds_per_epoch']:.1f} | "
+                     f"{r['threads']} |")
     lines += ["", "Published test MSE on the same task: "
               + ", ".join(f"{name} {value}" for name, value in PUBLISHED.items()) + "."]
     return "\n".join(lines)
 
 
+def members(checkpoints: list[str]) -> str:
+    """The checkpoints of an ensemble by name: ``run_s0,1,2`` for runs that differ only in their
+    seed suffix, else the names one after another."""
+    stems = [Path(path).stem for path in checkpoints]
+    runs = {stem.rpartition("_s")[0] for stem in stems}
+    seeds = [stem.rpartition("_s")[2] for stem in stems]
+    if len(runs) == 1 and "" not in runs and all(seed.isdigit() for seed in seeds):
+        return f"{runs.pop()}_s{','.join(seeds)}"
+    return ", ".join(stems)
+
+
 def ensemble_table(records: list[dict]) -> str:
-    lines = ["| members | model | data: test systems | members' test MSE | members' mean | val MSE | test MSE "
+    lines = ["| members | checkpoints | data: test systems | members' test MSE | members' mean | val MSE | test MSE "
              "| params (all members) | rotation error | reflection error |",
              "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in records:
-        members = r["members_test_mse"]
-        lines.append(f"| {len(members)} | {r['model']} | {draw(r)}: {r['sizes'][2]:,} | "
-                     f"{', '.join(f'{value:.2e}' for value in members)} | {statistics.mean(members):.2e} | "
+        scores = r["members_test_mse"]
+        lines.append(f"| {len(r['checkpoints'])} | {members(r['checkpoints'])} | {draw(r)}: {r['sizes'][2]:,} | "
+                     f"{', '.join(f'{value:.2e}' for value in scores)} | {statistics.mean(scores):.2e} | "
                      f"{r['val_mse']:.2e} | "
                      f"{r['test_mse']:.2e} | {r['params']:,} | {r['rotation_error']:.1e} | "
                      f"{r['reflection_error']:.1e} |")
@@ -141,7 +158,7 @@ def configuration(model: str, record: dict) -> str:
     """A full-protocol run's settings apart from its seed."""
     averaged = "" if record.get("ema") is None else " EMA"
     huber = "" if record.get("huber") is None else f" Huber {record['huber']}"
-    return f"{model}{huber} wd {weight_decay(record):.0e}{averaged} {record['epochs']} ep"
+    return f"{model}{huber} wd {weight_decay(record):.0e}{averaged} {record['epochs']} ep{schedule_note(record)}"
 
 
 def plot_full(runs: dict[str, list[dict]], path: Path, floors: list[dict]) -> None:
@@ -207,9 +224,10 @@ def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles:
                   "`--ema`):", "", full_table(full), "", f"![N-body full protocol]({full_link})", ""]
     if ensembles:
         parts += ["Ensembles: the mean prediction of independently trained networks (each member's "
-                  "best-by-validation weights; `python -m benchmarks.nbody.ensemble`). Rows with another data seed "
-                  "measure the same checkpoints on freshly simulated systems (their training split is unused); a "
-                  "row with one member is a single network:", "",
+                  "best-by-validation weights; `python -m benchmarks.nbody.ensemble`), by the names of their "
+                  "checkpoints (`egnn-data_...`: trained on data `EGNN 43`, the others on `43`). Rows on other data "
+                  "than the members' measure them on other systems (that data's training split is unused); a row "
+                  "with one member is a single network:", "",
                   ensemble_table(ensembles), ""]
     if floors:
         parts += ["The floor of exactly O(3)-equivariant models: the MSE of the labels' average over random "

@@ -196,8 +196,8 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
                        "--batch-size", "4", "--huber", "0.1", "--cache", str(tmp_path),
                        "--out", str(results / "full" / "mpnn_huber.json")])
     on_egnn_data = train.main(["--model", "mpnn", "--epochs", "2", "--eval-every", "1", "--sizes", "8", "4", "4",
-                               "--batch-size", "4", "--stream", "egnn", "--cache", str(tmp_path),
-                               "--out", str(results / "full" / "mpnn_egnn.json")])
+                               "--batch-size", "4", "--stream", "egnn", "--schedule", "constant",
+                               "--cache", str(tmp_path), "--out", str(results / "full" / "mpnn_egnn.json")])
     members = [str(tmp_path / f"egnn_s{seed}.ckpt") for seed in (0, 1)]
     mean = ensemble.main(["--model", "egnn", "--checkpoints", *members, "--sizes", "8", "4", "4",
                           "--cache", str(tmp_path), "--out", str(results / "ensemble" / "egnn.json")])
@@ -218,8 +218,8 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| 43 | mpnn | 0 | Huber 0.1 |"))
     assert f"| {full['test_mse_at_best_val']:.2e} |" in row
     row = next(line for line in text.splitlines() if line.startswith("| EGNN 43 | mpnn | 0 | MSE |"))
-    assert f"| {on_egnn_data['test_mse_at_best_val']:.2e} |" in row
-    row = next(line for line in text.splitlines() if line.startswith("| 2 | egnn |"))
+    assert f"| {on_egnn_data['test_mse_at_best_val']:.2e} |" in row and "| 2, constant lr |" in row
+    row = next(line for line in text.splitlines() if line.startswith("| 2 | egnn_s0,1 |"))
     assert f"| {mean['test_mse']:.2e} |" in row and f"| {statistics.mean(mean['members_test_mse']):.2e} |" in row
     row = next(line for line in text.splitlines() if line.startswith("| 43 | test | 4 |"))
     assert f"| {floor['test']['mse']:.2e} |" in row
