@@ -18,7 +18,7 @@ the charges, and the edge attribute ``q_i q_j`` on the 20 directed edges of the 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
@@ -47,7 +47,10 @@ class NBodySplit:
         return len(self.positions)
 
     def subset(self, index: torch.Tensor) -> NBodySplit:
-        return NBodySplit(self.positions[index], self.velocities[index], self.target[index], self.charges[index])
+        return NBodySplit(*(getattr(self, field.name)[index] for field in fields(self)))
+
+    def to(self, dtype: torch.dtype) -> NBodySplit:
+        return NBodySplit(*(getattr(self, field.name).to(dtype) for field in fields(self)))
 
 
 def initial_states(sizes: tuple[int, int, int], seed: int, stream: str = "torch") -> list[tuple[torch.Tensor, ...]]:
@@ -86,8 +89,8 @@ def load(sizes: tuple[int, int, int] = (3000, 2000, 2000), seed: int = 43,
     name = ("nbody" if stream == "torch" else f"nbody_{stream}") + f"_seed{seed}_{'_'.join(map(str, sizes))}.pt"
     path = None if cache is None else Path(cache) / name
     tensors = cached(path, lambda: generate(sizes, seed, stream))
-    fields = ("positions", "velocities", "target", "charges")
-    return {split: NBodySplit(*(tensors[f"{split}_{k}"].to(dtype) for k in fields)) for split in SPLITS}
+    names = ("positions", "velocities", "target", "charges")
+    return {split: NBodySplit(*(tensors[f"{split}_{k}"].to(dtype) for k in names)) for split in SPLITS}
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

@@ -95,9 +95,7 @@ def against_floor(network: torch.nn.Module, split: NBodySplit, oracle: torch.Ten
     """A network's MSE on ``split`` and its MSE to the orientation average ``oracle`` (what an
     equivariant network could still learn); the network runs in its own dtype."""
     dtype = next(network.parameters()).dtype
-    inputs = NBodySplit(*(tensor.to(dtype) for tensor in (split.positions, split.velocities, split.target,
-                                                           split.charges)))
-    prediction = network.eval()(batch_graph(inputs)).to(oracle.dtype).reshape(oracle.shape)
+    prediction = network.eval()(batch_graph(split.to(dtype))).to(oracle.dtype).reshape(oracle.shape)
     return {"mse": float(system_mse(prediction, split.target).mean()),
             "mse_to_orientation_average": float(system_mse(prediction, oracle).mean())}
 
