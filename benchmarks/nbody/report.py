@@ -2,9 +2,10 @@
 
 Reads the JSON records of :mod:`benchmarks.nbody.train` from ``<results>/full/`` (the full
 protocol) and ``<results>/side/`` (all models under one equal budget, ``<model>_s<seed>.json``), and
-those of :mod:`benchmarks.nbody.ensemble` from ``<results>/ensemble/`` and the symmetry floors of
+those of :mod:`benchmarks.nbody.ensemble` from ``<results>/ensemble/``, the symmetry floors of
 :mod:`benchmarks.nbody.symmetry` from ``<results>/symmetry.json`` (the benchmark's data) and
-``<results>/symmetry_*.json`` (other draws); rewrites the tables of the
+``<results>/symmetry_*.json`` (other draws) and the records of :mod:`benchmarks.nbody.reference`
+from ``<results>/reference_*.json``; rewrites the tables of the
 N-body section of ``benchmarks/RESULTS.md`` (text after the section's end marker is kept), a PNG
 of the side-by-side validation curves and one of the full-protocol runs' training and validation
 curves.
@@ -99,6 +100,14 @@ def ensemble_table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def network_rows(records: list[dict], columns: tuple[str, ...]) -> list[str]:
+    """Table rows ``| data: test systems | network | columns... |`` of the networks measured in
+    ``records`` (each record's ``networks``, by checkpoint)."""
+    return [f"| {draw(record)}: {record['sizes'][2]:,} | {Path(name).stem} | "
+            + " | ".join(f"{r[column]:.2e}" for column in columns) + " |"
+            for record in records for name, r in record.get("networks", {}).items()]
+
+
 def floor_table(records: list[dict]) -> str:
     """The floor of exactly O(3)-equivariant models per data draw and split, and the networks
     measured against it on each draw's test split."""
@@ -110,12 +119,26 @@ def floor_table(records: list[dict]) -> str:
             lines.append(f"| {draw(record)} | {split} | {size:,} | {record['orientations']} | "
                          f"{floor['mse']:.2e} | {floor['standard_error']:.1e} | "
                          f"{100 * floor['affected_share']:.1f} % |")
-    networks = [(record, name, r) for record in records for name, r in record.get("networks", {}).items()]
+    networks = network_rows(records, ("mse", "mse_to_orientation_average"))
     if networks:
         lines += ["", "| data: test systems | network | test MSE | MSE to the orientation average |",
-                  "|---:|---|---:|---:|"]
-        lines += [f"| {draw(record)}: {record['sizes'][2]:,} | {Path(name).stem} | {r['mse']:.2e} | "
-                  f"{r['mse_to_orientation_average']:.2e} |" for record, name, r in networks]
+                  "|---:|---|---:|---:|", *networks]
+    return "\n".join(lines)
+
+
+def reference_table(records: list[dict]) -> str:
+    """How far re-running the generator's arithmetic moves each draw's test systems, and trained
+    networks' test MSE on both versions (records of :mod:`benchmarks.nbody.reference`)."""
+    tolerances = list(records[0]["moved_share"]["target"])
+    lines = ["| data: test systems | frame | " + " | ".join(f"moved by more than {t}" for t in tolerances) + " |",
+             "|---:|---|" + "---:|" * len(tolerances)]
+    for record in records:
+        for frame, shares in record["moved_share"].items():
+            lines.append(f"| {draw(record)}: {record['sizes'][2]:,} | {frame} | "
+                         + " | ".join(f"{100 * shares[t]:.1f} %" for t in tolerances) + " |")
+    lines += ["", "| data: test systems | network | test MSE, our simulation | test MSE, the generator's arithmetic |",
+              "|---:|---|---:|---:|"]
+    lines += network_rows(records, ("mse", "mse_reference"))
     return "\n".join(lines)
 
 
@@ -211,7 +234,7 @@ def plot_panel(axis: plt.Axes, groups: dict[str, list[dict]], references: dict[s
 
 
 def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles: list[dict], floors: list[dict],
-            plot_link: str, full_link: str) -> str:
+            references: list[dict], plot_link: str, full_link: str) -> str:
     parts = [f"Machine: {machine()}; one torch thread per run (`OMP_NUM_THREADS=1`), two (at times three) runs "
              "at a time on the two cores. Data: 3000 / 2000 / 2000 systems (DESIGN.md section 6) from seed 43, "
              "drawn from our random stream (data `43`) or from that of EGNN's generator (data `EGNN 43`, "
@@ -236,6 +259,12 @@ def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles:
                   "orientation, so no equivariant network can beat it in expectation; a network's MSE is about the "
                   "floor plus its MSE to the orientation average. With K orientations the estimate is high by "
                   "about 1/K of itself:", "", floor_table(floors), ""]
+    if references:
+        parts += ["Our simulation of a draw against the arithmetic of EGNN's generator (its formulas re-run one system "
+                  "at a time from the same initial states; `python -m benchmarks.nbody.reference`): close encounters "
+                  "amplify rounding differences, so some systems end elsewhere. The share of test systems whose "
+                  "input or target positions move, and trained networks' test MSE on both versions:", "",
+                  reference_table(references), ""]
     if side:
         parts += ["All models under one equal budget (same epochs and seeds). The equivariance errors are the "
                   "trained models' relative output errors under random rotations / rotation-reflections and "
@@ -255,6 +284,7 @@ def main(argv=None) -> None:
     # symmetry.json: the benchmark's own data; symmetry_*.json: other draws
     own, others = results / "symmetry.json", sorted(results.glob("symmetry_*.json"))
     floors = [json.loads(path.read_text()) for path in ([own] if own.exists() else []) + others]
+    references = [json.loads(path.read_text()) for path in sorted(results.glob("reference_*.json"))]
     plot, full_plot = results / "learning_curves.png", results / "full_protocol.png"
     if side:
         plot_curves(side, plot)
@@ -266,7 +296,7 @@ def main(argv=None) -> None:
         return Path(os.path.relpath(path, markdown.resolve().parent)).as_posix()
 
     update_section(markdown, "nbody", "N-body (charged particles)",
-                   section(full, side, ensembles, floors, link(plot), link(full_plot)))
+                   section(full, side, ensembles, floors, references, link(plot), link(full_plot)))
 
 
 if __name__ == "__main__":

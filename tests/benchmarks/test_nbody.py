@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.nbody import data, ensemble, report, simulate, symmetry, train
+from benchmarks.nbody import data, ensemble, reference, report, simulate, symmetry, train
 from benchmarks.nbody.models import MODELS
 
 
@@ -206,6 +206,8 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
     other = symmetry.main(["--orientations", "1", "--model", "egnn", "--checkpoints", members[1],
                            "--sizes", "1", "4", "6", "--data-seed", "7", "--cache", str(tmp_path),
                            "--out", str(results / "symmetry_other.json")])
+    rerun = reference.main(["--model", "egnn", "--checkpoints", members[0], "--sizes", "8", "4", "4", "--stream",
+                            "egnn", "--cache", str(tmp_path), "--out", str(results / "reference_egnn.json")])
     markdown = tmp_path / "RESULTS.md"
     markdown.write_text("# Results\n\n## N-body\n\n<!-- nbody:begin -->\nold\n<!-- nbody:end -->\n\nkept\n")
     report.main(["--results", str(results), "--markdown", str(markdown)])
@@ -229,5 +231,10 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
     assert f"| {floor['networks'][members[0]]['mse_to_orientation_average']:.2e} |" in row
     row = next(line for line in text.splitlines() if line.startswith("| 7: 6 | egnn_s1 |"))
     assert f"| {other['networks'][members[1]]['mse']:.2e} |" in row
+    row = next(line for line in text.splitlines() if line.startswith("| EGNN 43: 4 | target |"))
+    assert f"| {100 * rerun['moved_share']['target']['0.1']:.1f} % |" in row
+    row = next(line for line in text.splitlines() if line.startswith("| EGNN 43: 4 | egnn_s0 |"))
+    measured = rerun["networks"][members[0]]
+    assert row.endswith(f"| {measured['mse']:.2e} | {measured['mse_reference']:.2e} |")
     assert (results / "learning_curves.png").stat().st_size > 0
     assert (results / "full_protocol.png").stat().st_size > 0
