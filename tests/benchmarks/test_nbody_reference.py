@@ -10,7 +10,7 @@ from benchmarks.nbody import reference, simulate, train
 def test_simulator_follows_the_generators_arithmetic_without_close_encounters():
     charges, x, v = simulate.initial_state(3, 5, torch.Generator().manual_seed(4))
     x = x * 3  # well separated: rounding differences stay at rounding level
-    frames = (0, 30, 40, 48)
+    frames = tuple(range(49))
     positions, velocities = simulate.integrate(x, v, charges)
     for k in range(len(charges)):
         expected = reference.reference_positions(charges[k].numpy(), x[k].numpy(), v[k].numpy(), frames)
