@@ -39,6 +39,26 @@ def load_member(model: str, checkpoint: str) -> torch.nn.Module:
     return member.eval()
 
 
+def add_network_arguments(parser: argparse.ArgumentParser, measured: str) -> None:
+    """``--model`` and ``--checkpoints``: trained networks a measuring script also evaluates
+    (``measured`` says on what, for the help)."""
+    parser.add_argument("--model", choices=sorted(MODELS), help="the networks' model, with --checkpoints")
+    parser.add_argument("--checkpoints", nargs="*", default=[],
+                        help=f"trained networks (training checkpoints) to measure {measured}, each and, when several, "
+                             "their ensemble")
+
+
+def networks_from_arguments(args: argparse.Namespace) -> dict[str, torch.nn.Module]:
+    """The networks of :func:`add_network_arguments` by checkpoint path, and their ``ensemble``
+    when there are several."""
+    if args.checkpoints and args.model is None:
+        raise ValueError("--checkpoints needs --model")
+    networks = {path: load_member(args.model, path) for path in args.checkpoints}
+    if len(networks) > 1:
+        networks["ensemble"] = Ensemble(list(networks.values()))
+    return networks
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     data = load_from_arguments(args)

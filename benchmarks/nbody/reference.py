@@ -28,8 +28,7 @@ from benchmarks.nbody.data import (
     initial_states,
     load_from_arguments,
 )
-from benchmarks.nbody.ensemble import load_member
-from benchmarks.nbody.models import MODELS, Ensemble
+from benchmarks.nbody.ensemble import add_network_arguments, networks_from_arguments
 from benchmarks.nbody.simulate import DT, FORCE_CLIP, SAVE_EVERY, STEPS
 from benchmarks.nbody.train import system_errors
 from benchmarks.training import Distributed, write_json
@@ -87,29 +86,22 @@ def moved_share(ours: torch.Tensor, reference: torch.Tensor) -> dict[str, float]
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.nbody.reference", description=__doc__.split("\n\n")[0])
     add_data_arguments(parser)
-    parser.add_argument("--model", choices=sorted(MODELS), help="the networks' model, with --checkpoints")
-    parser.add_argument("--checkpoints", nargs="*", default=[],
-                        help="trained networks to measure on both versions of the test split, each and, when "
-                             "several, their ensemble")
+    add_network_arguments(parser, "on both versions of the test split")
     parser.add_argument("--out", help="JSON results file")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if args.checkpoints and args.model is None:
-        raise ValueError("--checkpoints needs --model")
+    networks = networks_from_arguments(args)
     ours = load_from_arguments(args, dtype=torch.float64)["test"]
     reference = reference_split(ours, initial_states(tuple(args.sizes), args.data_seed, args.stream)[2],
                                 progress=True)
     result = {**data_fields(args), "moved_share": {"input": moved_share(ours.positions, reference.positions),
                                                    "target": moved_share(ours.target, reference.target)}}
-    members = {path: load_member(args.model, path) for path in args.checkpoints}
-    if len(members) > 1:
-        members["ensemble"] = Ensemble(list(members.values()))
     result["networks"] = {name: {"mse": float(system_errors(network, ours.to(torch.float32)).mean()),
                                  "mse_reference": float(system_errors(network, reference.to(torch.float32)).mean())}
-                          for name, network in members.items()}
+                          for name, network in networks.items()}
     write_json(args.out, result, Distributed())
     print(result)
     return result

@@ -39,8 +39,7 @@ from benchmarks.nbody.data import (
     load_from_arguments,
     random_orthogonal,
 )
-from benchmarks.nbody.ensemble import load_member
-from benchmarks.nbody.models import MODELS, Ensemble
+from benchmarks.nbody.ensemble import add_network_arguments, networks_from_arguments
 from benchmarks.nbody.simulate import SAVE_EVERY, integrate
 from benchmarks.nbody.train import system_mse
 from benchmarks.training import Distributed, write_json
@@ -82,10 +81,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--orientations", type=int, default=32, help="random O(3) elements per system")
     parser.add_argument("--seed", type=int, default=0, help="seed of the orientations")
     add_data_arguments(parser)
-    parser.add_argument("--model", choices=sorted(MODELS), help="the networks' model, with --checkpoints")
-    parser.add_argument("--checkpoints", nargs="*", default=[],
-                        help="trained networks (training checkpoints) to measure against the floor on the test split, "
-                             "each and, when several, their ensemble")
+    add_network_arguments(parser, "against the floor on the test split")
     parser.add_argument("--out", help="JSON results file")
     return parser.parse_args(argv)
 
@@ -104,19 +100,15 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.orientations < 1:
         raise ValueError(f"--orientations must be positive, got {args.orientations}")
-    if args.checkpoints and args.model is None:
-        raise ValueError("--checkpoints needs --model")
+    networks = networks_from_arguments(args)
     data = load_from_arguments(args, dtype=torch.float64)
     generator = torch.Generator().manual_seed(args.seed)
     oracles = {split: orientation_average(data[split], args.orientations, generator, progress=True)
                for split in ("val", "test")}
     result = {"orientations": args.orientations, "seed": args.seed, **data_fields(args),
               **{split: floor(data[split], oracle) for split, oracle in oracles.items()}}
-    members = {path: load_member(args.model, path) for path in args.checkpoints}
-    if len(members) > 1:
-        members["ensemble"] = Ensemble(list(members.values()))
     result["networks"] = {name: against_floor(network, data["test"], oracles["test"])
-                          for name, network in members.items()}
+                          for name, network in networks.items()}
     write_json(args.out, result, Distributed())
     print(result)
     return result
