@@ -8,7 +8,8 @@ but close encounters amplify rounding differences, so a few systems end elsewher
 :func:`reference_positions` re-runs the generator's formulas (our code, one system at a time) from
 a split's initial states; :func:`main` measures the share of test systems whose input and target
 frames move by more than given tolerances, and trained networks' test MSE against both versions.
-That bounds how far a test MSE on our simulation of EGNN's systems can be from one on EGNN's files.
+That estimates how far a test MSE on our simulation of EGNN's systems may be from one on EGNN's
+files (whose own rounding is a third version, not measured here).
 """
 
 from __future__ import annotations
