@@ -55,6 +55,11 @@ def draw(record: dict) -> str:
     return f"EGNN {seed}" if record.get("stream") == "egnn" else f"{seed}"
 
 
+def test_systems(record: dict) -> str:
+    """``data: size`` of the test split a record measured on, e.g. ``EGNN 43: 2,000``."""
+    return f"{draw(record)}: {record['sizes'][2]:,}"
+
+
 def schedule_note(record: dict) -> str:
     """``, constant lr`` for runs without the default cosine schedule, else nothing."""
     return ", constant lr" if record.get("schedule") == "constant" else ""
@@ -92,7 +97,7 @@ def ensemble_table(records: list[dict]) -> str:
              "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in records:
         scores = r["members_test_mse"]
-        lines.append(f"| {len(r['checkpoints'])} | {members(r['checkpoints'])} | {draw(r)}: {r['sizes'][2]:,} | "
+        lines.append(f"| {len(r['checkpoints'])} | {members(r['checkpoints'])} | {test_systems(r)} | "
                      f"{', '.join(f'{value:.2e}' for value in scores)} | {statistics.mean(scores):.2e} | "
                      f"{r['val_mse']:.2e} | "
                      f"{r['test_mse']:.2e} | {r['params']:,} | {r['rotation_error']:.1e} | "
@@ -103,7 +108,7 @@ def ensemble_table(records: list[dict]) -> str:
 def network_rows(records: list[dict], columns: tuple[str, ...]) -> list[str]:
     """Table rows ``| data: test systems | network | columns... |`` of the networks measured in
     ``records`` (each record's ``networks``, by checkpoint)."""
-    return [f"| {draw(record)}: {record['sizes'][2]:,} | {Path(name).stem} | "
+    return [f"| {test_systems(record)} | {Path(name).stem} | "
             + " | ".join(f"{r[column]:.2e}" for column in columns) + " |"
             for record in records for name, r in record.get("networks", {}).items()]
 
@@ -134,7 +139,7 @@ def reference_table(records: list[dict]) -> str:
              "|---:|---|" + "---:|" * len(tolerances)]
     for record in records:
         for frame, shares in record["moved_share"].items():
-            lines.append(f"| {draw(record)}: {record['sizes'][2]:,} | {frame} | "
+            lines.append(f"| {test_systems(record)} | {frame} | "
                          + " | ".join(f"{100 * shares[t]:.1f} %" for t in tolerances) + " |")
     lines += ["", "| data: test systems | network | test MSE, our simulation | test MSE, the generator's arithmetic |",
               "|---:|---|---:|---:|"]
