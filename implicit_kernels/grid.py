@@ -15,11 +15,11 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from groups import Rep
 from implicit_kernels.bias import InvariantBias
 from implicit_kernels.kernel import ImplicitKernel
+from implicit_kernels.module import EquivariantModule
 from implicit_kernels.validation import check_features, check_reps
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -32,7 +32,7 @@ def grid_offsets(kernel_size: int, spacing: Sequence[float]) -> torch.Tensor:
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(spacing))
 
 
-class GridConv(nn.Module):
+class GridConv(EquivariantModule):
     """Steerable convolution ``(B, rep_in.size, *spatial) -> (B, rep_out.size, *spatial')``.
 
     Args:
@@ -52,6 +52,8 @@ class GridConv(nn.Module):
     The kernel grid is the buffer ``offsets``; in eval mode the sampled weight is cached (and
     rebuilt when parameters, dtype or device change) and treated as a constant.
     """
+
+    inputs = "grid"
 
     def __init__(
         self,
@@ -90,7 +92,7 @@ class GridConv(nn.Module):
                 raise ValueError(f"time_step and signal_speed must be positive, got {time_step}, {signal_speed}")
             for axis in group.time_axes:
                 spacing[axis] = float(signal_speed * time_step)
-        self.rep_in, self.rep_out, self.group = rep_in, rep_out, group
+        self.rep_in, self.rep_out = rep_in, rep_out
         self.kernel_size, self.stride, self.spacing = kernel_size, stride, tuple(spacing)
         self.padding, self.padding_mode = padding, padding_mode
         offsets = grid_offsets(kernel_size, spacing)

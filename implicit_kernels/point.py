@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
 from groups import LinearHeadKernelNetwork, Rep
 from implicit_kernels.bias import InvariantBias
 from implicit_kernels.kernel import ImplicitKernel
+from implicit_kernels.module import EquivariantModule
 from implicit_kernels.validation import check_attr, check_edge_index, check_features, check_positions, check_reps
 
 _CALIBRATION_SAMPLES = 2048
@@ -64,7 +64,7 @@ def ball_samples(m: int, n: int, radius: float, seed: int = 0) -> torch.Tensor:
     return direction * r
 
 
-class PointConv(nn.Module):
+class PointConv(EquivariantModule):
     """Steerable point convolution ``(f, pos, edge_index, attr) -> (N, rep_out.size)``.
 
     Args:
@@ -81,6 +81,8 @@ class PointConv(nn.Module):
         **kernel_options: passed to :class:`ImplicitKernel`.
     """
 
+    inputs = "graph"
+
     def __init__(
         self,
         rep_in: Rep,
@@ -95,7 +97,7 @@ class PointConv(nn.Module):
         **kernel_options,
     ):
         super().__init__()
-        self.group = check_reps(rep_in, rep_out, attr)
+        check_reps(rep_in, rep_out, attr)
         if aggregation not in ("sum", "mean"):
             raise ValueError(f"aggregation must be 'sum' or 'mean', got {aggregation!r}")
         if not avg_degree > 0 or chunk_size < 1:
