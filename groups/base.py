@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import torch
 
 from groups.kernel_network import KernelNetwork
+from groups.solver import equivariant_maps
 
 
 class Rep(ABC):
@@ -42,6 +43,14 @@ class Rep(ABC):
     @abstractmethod
     def invariant_basis(self) -> torch.Tensor:
         """Float64 ``(size, m)`` matrix whose columns span ``{v : rho(g) v = v for all g}``."""
+
+    def decompose(self) -> tuple[tuple[Rep, ...], torch.Tensor | None]:
+        """``(parts, Q)`` with ``rho(g) = Q (part_1(g) (+) part_2(g) (+) ...) Q^-1``: the rep as a
+        direct sum of smaller reps in a float64 ``(size, size)`` change of basis ``Q`` (``None``
+        for the identity). The ``nn`` layers share weights over equal parts and solve equivariant
+        maps once per pair of distinct parts, so families split as far as they cheaply can
+        (irreps, grades, the summands of a direct sum). Default: the rep itself, ``((self,), None)``."""
+        return (self,), None
 
     def differential(self, A: torch.Tensor) -> torch.Tensor:
         """``d rho(A)`` for a Lie-algebra element ``A`` ``(n, n)``: float64 ``(size, size)`` with
@@ -169,6 +178,26 @@ class Group(ABC):
                 f"representations of different groups: expected a rep of {self.name}, "
                 f"got a rep of {rep.group.name}"
             )
+
+    def intertwiners(self, rep_in: Rep, rep_out: Rep) -> torch.Tensor:
+        """Float64 basis ``(m, rep_out.size, rep_in.size)`` of the equivariant linear maps,
+        ``{W : W rho_in(g) = rho_out(g) W for all g}``, cached per pair of reps (compared with
+        ``==``). The default solves the constraints of :meth:`generators` numerically
+        (:func:`groups.solver.equivariant_maps`); families with closed forms (Schur's lemma on
+        escnn irreps) override :meth:`solve_intertwiners`."""
+        self.check_same_group(rep_in)
+        self.check_same_group(rep_out)
+        cache = self.__dict__.setdefault("_intertwiner_cache", [])
+        for cached_in, cached_out, basis in cache:
+            if cached_in == rep_in and cached_out == rep_out:
+                return basis
+        basis = self.solve_intertwiners(rep_in, rep_out)
+        cache.append((rep_in, rep_out, basis))
+        return basis
+
+    def solve_intertwiners(self, rep_in: Rep, rep_out: Rep) -> torch.Tensor:
+        """The uncached :meth:`intertwiners`: null space of the generators' constraints."""
+        return equivariant_maps(rep_in, rep_out, *self.generators())
 
     # ----------------------------------------------------------------------------------------
     # what the kernel builder needs

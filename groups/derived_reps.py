@@ -72,6 +72,21 @@ class DirectSumRep(GeneratedRep):
     def differential(self, A):
         return block_diagonal([r.differential(A) for r in self.parts])
 
+    def decompose(self):
+        """The parts' own decompositions, concatenated; ``Q`` is block diagonal in theirs."""
+        decompositions = [part.decompose() for part in self.parts]
+        parts = tuple(p for sub_parts, _ in decompositions for p in sub_parts)
+        if all(q is None for _, q in decompositions):
+            return parts, None
+        blocks = [torch.eye(part.size, dtype=torch.float64) if q is None else q
+                  for part, (_, q) in zip(self.parts, decompositions)]
+        return parts, torch.block_diag(*blocks)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, DirectSumRep) and other.group == self.group and other.parts == self.parts
+
+    __hash__ = None
+
     def __repr__(self) -> str:
         return " + ".join(map(repr, self.parts))
 
@@ -92,6 +107,11 @@ class TensorProductRep(GeneratedRep):
     def differential(self, A):
         return tensor_power_differential([self.a.differential(A), self.b.differential(A)])
 
+    def __eq__(self, other) -> bool:
+        return isinstance(other, TensorProductRep) and (other.a, other.b) == (self.a, self.b)
+
+    __hash__ = None
+
     def __repr__(self) -> str:
         return f"({self.a!r}) x ({self.b!r})"
 
@@ -111,6 +131,11 @@ class DualRep(GeneratedRep):
 
     def differential(self, A):
         return -self.rep.differential(A).transpose(0, 1)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, DualRep) and other.rep == self.rep
+
+    __hash__ = None
 
     def __repr__(self) -> str:
         return f"({self.rep!r})*"

@@ -6,19 +6,21 @@ import torch
 from torch import nn
 
 from groups import Rep
+from groups.kernel_network import ConstantsModule
 
 
-class InvariantBias(nn.Module):
-    """A learnable vector in the fixed space of ``rep``: ``b = B theta`` with ``B`` (``(size, m)``)
-    spanning ``{v : rho(g) v = v}``, so adding ``b`` commutes with the group action. Reps without
-    invariant part get a zero bias and no parameters."""
+class InvariantBias(ConstantsModule):
+    """A learnable vector in the fixed space of ``rep``: ``b = B theta`` with ``B`` (``(size, m)``,
+    a float64 constant that stays float64 under ``.to(dtype)``) spanning ``{v : rho(g) v = v}``, so
+    adding ``b`` commutes with the group action. Reps without invariant part get a zero bias and no
+    parameters."""
 
     def __init__(self, rep: Rep):
         super().__init__()
         basis = rep.invariant_basis()
-        self.register_buffer("basis", basis.to(torch.get_default_dtype()))
+        self.register_constant("basis", basis)
         self.theta = nn.Parameter(torch.zeros(basis.shape[1]))
 
     def forward(self) -> torch.Tensor:
-        """The bias vector, shape ``(size,)``."""
-        return self.basis @ self.theta
+        """The bias vector, shape ``(size,)``, in the parameters' dtype."""
+        return self.constant("basis", self.theta) @ self.theta

@@ -56,6 +56,12 @@ class CliffordRep(Rep):
     def differential(self, A):
         return self._restrict(self.group.algebra.derivation(A))
 
+    def decompose(self):
+        """One part per grade of every field: a field's blades are ordered by grade, so the parts
+        are contiguous and ``Q`` is the identity."""
+        parts = tuple(CliffordRep(self.group, ((k,),)) for field in self.fields for k in field)
+        return parts, None
+
     def invariant_basis(self) -> torch.Tensor:
         scalars = (self.coordinate_grades == 0).nonzero().flatten()
         return torch.eye(self.size, dtype=torch.float64)[:, scalars]

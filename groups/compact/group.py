@@ -241,6 +241,29 @@ class CompactGroup(Group):
         )
         return self.rep(dual)
 
+    def solve_intertwiners(self, rep_in: Rep, rep_out: Rep) -> torch.Tensor:
+        """Schur's lemma in escnn's irrep bases: a map is equivariant iff it maps copy ``i`` of an
+        irrep ``psi`` in ``rep_in`` to copy ``j`` of the same irrep in ``rep_out`` by an element of
+        ``End_G(psi)`` (escnn's endomorphism basis: 1, 2 or 4 matrices for real, complex and
+        quaternionic type) and every other pair of irreps by zero; then
+        ``W = Q_out W_irreps Q_in^-1``."""
+        outs, ins = rep_out.irreps, rep_in.irreps
+        out_starts = np.cumsum([0] + [psi.size for psi in outs])
+        in_starts = np.cumsum([0] + [psi.size for psi in ins])
+        blocks = []
+        for j, psi in enumerate(outs):
+            for i, phi in enumerate(ins):
+                if psi.id != phi.id:
+                    continue
+                for endo in np.asarray(psi.endomorphism_basis(), dtype=np.float64):
+                    w = np.zeros((rep_out.size, rep_in.size))
+                    w[out_starts[j] : out_starts[j + 1], in_starts[i] : in_starts[i + 1]] = endo
+                    blocks.append(w)
+        if not blocks:
+            return torch.zeros(0, rep_out.size, rep_in.size, dtype=torch.float64)
+        basis = rep_out.change_of_basis @ np.stack(blocks) @ np.linalg.inv(rep_in.change_of_basis)
+        return torch.from_numpy(basis)
+
     # ----------------------------------------------------------------------------------------
     def kernel_network(self, rep_in, rep_out, attr=None, **options) -> KernelNetwork:
         """See :class:`groups.compact.network.CompactKernelNetwork` for the options."""

@@ -47,6 +47,13 @@ class EscnnRep(Rep):
         mats = np.stack([self.representation(e) for e in elements]).astype(np.float64)
         return torch.from_numpy(mats).to(device=g.device, dtype=g.dtype)
 
+    def decompose(self):
+        """escnn's irreps, one part each, with the change of basis (``None`` when it is the
+        identity)."""
+        parts = tuple(self.group.rep(irrep) for irrep in self.irreps)
+        q = self.change_of_basis
+        return parts, None if np.array_equal(q, np.eye(len(q))) else torch.from_numpy(q.copy())
+
     def invariant_basis(self) -> torch.Tensor:
         trivial = self.group.escnn_group.trivial_representation.irreps[0]
         columns, offset = [], 0

@@ -1,0 +1,123 @@
+"""Nonlinearities that are exactly equivariant for every rep: gates and norm activations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from groups import Rep
+from groups.kernel_network import ConstantsModule
+from implicit_kernels.module import EquivariantModule
+from implicit_kernels.nn.fields import FieldLayout
+from implicit_kernels.nn.invariants import Invariants
+from implicit_kernels.nn.structure import type_structure
+from implicit_kernels.validation import check_features
+
+Activation = Callable[[torch.Tensor], torch.Tensor]
+
+
+def signed_log(x: torch.Tensor) -> torch.Tensor:
+    """``sign(x) log(1 + |x|)``: squashes quadratic invariants to a scale a linear layer can use."""
+    return torch.sign(x) * torch.log1p(x.abs())
+
+
+class Gate(ConstantsModule, EquivariantModule):
+    """``rep -> rep``: a nonlinearity on the invariant part, invariant gates on everything else.
+
+    Every copy ``x`` of a part type ``t`` (:meth:`groups.Rep.decompose`) is split into its
+    invariant coordinates ``c = L x`` and remainder ``r = x - U c``
+    (:mod:`~implicit_kernels.nn.structure`), and becomes
+
+        U act(c) + sigmoid(s_x) r,       s = W signed_log(invariants(f)) + b,
+
+    with one gate ``s_x`` per copy that has a remainder, computed by a learnable affine map from all
+    invariants of the whole feature ``f`` (:class:`Invariants`). ``U act(c)`` is invariant, ``r``
+    transforms as ``x`` does and ``sigmoid(s_x)`` is an invariant scalar, so the module is exactly
+    equivariant for every rep, orthogonal or not (Lorentz tensors, non-orthogonal changes of
+    basis) and never divides by a norm.
+
+    Args:
+        rep: the feature rep.
+        activation: applied to the invariant coordinates (default SiLU).
+
+    Shapes: ``(..., rep.size) -> (..., rep.size)``.
+    """
+
+    def __init__(self, rep: Rep, activation: Activation = F.silu):
+        super().__init__()
+        self.rep_in = self.rep_out = rep
+        self.activation = activation
+        self.layout = FieldLayout(rep)
+        self._types: list[tuple[str | None, str | None, slice | None]] = []  # (L, U, gate columns)
+        gated = 0
+        for index, t in enumerate(self.layout.types):
+            structure = type_structure(t.rep)
+            names = (None, None)
+            if structure.invariant_count:
+                names = (f"L_{index}", f"U_{index}")
+                self.register_constant(names[0], structure.L)
+                self.register_constant(names[1], structure.U)
+            columns = None if structure.is_invariant else slice(gated, gated + t.multiplicity)
+            gated += 0 if structure.is_invariant else t.multiplicity
+            self._types.append((*names, columns))
+        self.invariants = Invariants(rep) if gated else None
+        self.gates = nn.Linear(self.invariants.count, gated) if gated else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_features(x, self.rep_in, dim=x.dim() - 1, what="Gate input")
+        pieces = self.layout.split(x)
+        gates = None
+        if self.gates is not None:
+            gates = torch.sigmoid(self.gates(signed_log(self.invariants.from_pieces(pieces))))
+        out = []
+        for piece, (L, U, columns) in zip(pieces, self._types):
+            value = 0
+            if L is not None:
+                L, U = self.constant(L, piece), self.constant(U, piece)
+                coordinates = piece @ L.transpose(0, 1)
+                value = self.activation(coordinates) @ U.transpose(0, 1)
+                piece = piece - coordinates @ U.transpose(0, 1)
+            if columns is not None:
+                value = value + gates[..., columns, None] * piece
+            out.append(value)
+        return self.layout.merge(out)
+
+
+class NormActivation(ConstantsModule, EquivariantModule):
+    """``rep -> rep``: every copy ``x`` of a part type is scaled by ``activation(|x| + b_x)`` with
+    ``|x| = sqrt(x^T S x + eps)`` for the type's positive-definite invariant form ``S``
+    (:mod:`~implicit_kernels.nn.structure`) and a learnable bias per copy.
+
+    Only fields with a positive-definite invariant form have an invariant norm: a Lorentz vector has
+    none (its metric is indefinite), so building this module on one raises and names the field;
+    use :class:`Gate` there.
+
+    Shapes: ``(..., rep.size) -> (..., rep.size)``.
+    """
+
+    def __init__(self, rep: Rep, activation: Activation = torch.sigmoid, eps: float = 1e-12):
+        super().__init__()
+        self.rep_in = self.rep_out = rep
+        self.activation, self.eps = activation, eps
+        self.layout = FieldLayout(rep)
+        for index, t in enumerate(self.layout.types):
+            form = type_structure(t.rep).definite
+            if form is None:
+                raise ValueError(
+                    f"NormActivation needs a positive-definite invariant form on every field, but the field "
+                    f"{t.rep!r} of {rep!r} has none (its invariant symmetric forms are indefinite); use Gate"
+                )
+            self.register_constant(f"form_{index}", form)
+        self.biases = nn.ParameterList(nn.Parameter(torch.zeros(t.multiplicity)) for t in self.layout.types)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_features(x, self.rep_in, dim=x.dim() - 1, what="NormActivation input")
+        out = []
+        for index, (piece, bias) in enumerate(zip(self.layout.split(x), self.biases)):
+            form = self.constant(f"form_{index}", piece)
+            norm = (torch.einsum("...md,de,...me->...m", piece, form, piece) + self.eps).sqrt()
+            out.append(piece * self.activation(norm + bias)[..., None])
+        return self.layout.merge(out)
