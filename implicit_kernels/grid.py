@@ -1,12 +1,15 @@
 """Steerable convolution on regular grids (images, volumes, spacetime grids).
 
-Axis convention: for input ``(B, C, s_0, ..., s_{n-1})`` spatial axis ``k`` is coordinate ``k`` of
-``R^n``. A kernel of size ``k`` is the implicit kernel sampled at the offsets
-``x = h * (i - (k - 1) / 2)`` (per-axis spacing ``h``), and the layer computes the
-cross-correlation ``y(p) = sum_x K(x) f(p + x)``, i.e. the message ``K(pos_j - pos_i) f_j`` of the
-point convolution. For ``g`` mapping the grid to itself (signed permutations in the group, with
-equal spacing on permuted axes) this commutes exactly with ``f -> rho_in(g) f(g^-1 .)``; continuous
-elements are only approximately equivariant because of the sampling.
+Axis convention (``layout="ours"``): for input ``(B, C, s_0, ..., s_{n-1})`` spatial axis ``k`` is
+coordinate ``k`` of ``R^n``; escnn arrays read their axes as ``[..., -Z, -Y, X]`` instead
+(``layout="escnn"``, see :mod:`implicit_kernels.escnn_interop`). A kernel of size ``k`` is the
+implicit kernel sampled at the points ``x`` that the layout assigns to the array offsets
+``i - (k - 1) / 2``, scaled by the per-axis spacing ``h`` (``x = h * (i - (k - 1) / 2)`` in our
+layout), and the layer computes the cross-correlation ``y(p) = sum_x K(x) f(p + x)``, i.e. the
+message ``K(pos_j - pos_i) f_j`` of the point convolution. For ``g`` mapping the grid to itself
+(signed permutations in the group, with equal spacing on permuted axes) this commutes exactly with
+``f -> rho_in(g) f(g^-1 .)``; continuous elements are only approximately equivariant because of the
+sampling.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import torch.nn.functional as F
 
 from groups import Rep
 from implicit_kernels.bias import InvariantBias
+from implicit_kernels.escnn_interop import LAYOUTS, to_escnn_layout
 from implicit_kernels.kernel import ImplicitKernel
 from implicit_kernels.module import EquivariantModule
 from implicit_kernels.validation import check_features, check_reps
@@ -26,10 +30,22 @@ _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
 
 
-def grid_offsets(kernel_size: int, spacing: Sequence[float]) -> torch.Tensor:
-    """``(kernel_size^n, n)`` offsets ``h_k (i_k - (kernel_size - 1) / 2)``, axis 0 slowest."""
+def grid_offsets(kernel_size: int, spacing: Sequence[float], layout: str = "ours") -> torch.Tensor:
+    """``(kernel_size^n, n)`` points of ``R^n`` of the kernel taps, array axis 0 slowest.
+
+    ``layout="ours"``: tap ``i`` is ``x_k = h_k (i_k - (kernel_size - 1) / 2)``. ``layout="escnn"``:
+    the same points arranged as escnn arranges arrays, ``to_escnn_layout`` of the ``"ours"`` grid of
+    points (in 2D, tap ``(a, b)`` is ``(h_0 (b - c), -h_1 (a - c))``); ``h_k`` is the spacing along
+    coordinate ``k`` in both layouts.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    n = len(spacing)
     axes = [h * (torch.arange(kernel_size, dtype=torch.float64) - (kernel_size - 1) / 2) for h in spacing]
-    return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(spacing))
+    points = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=0)  # (n, k, ..., k), ours
+    if layout == "escnn":
+        points = to_escnn_layout(points[None])[0]
+    return points.reshape(n, -1).T.contiguous()
 
 
 class GridConv(EquivariantModule):
@@ -46,6 +62,14 @@ class GridConv(EquivariantModule):
         padding: ``"same"`` (odd kernel sizes), ``"valid"`` or an int per side.
         padding_mode: ``"zeros"``, ``"circular"``, ``"reflect"`` or ``"replicate"``.
         stride: convolution stride.
+        layout: how spatial array axes map to ``R^n``, for inputs, outputs and kernel taps alike.
+            ``"ours"``: axis ``k`` is coordinate ``k``. ``"escnn"``: escnn's convention (axes
+            ``[..., -Z, -Y, X]``; in 2D array index ``(a, b)`` is the point ``(b - c, -(a - c))``),
+            so the layer takes and returns the arrays of escnn ``GeometricTensor`` s of
+            ``rep.field_type()`` and chains with ``R2Conv``/``R3Conv``, equivariantly under escnn's
+            ``GeometricTensor.transform``. Both layouts compute the same map up to
+            :func:`~implicit_kernels.escnn_interop.to_escnn_layout`: ``escnn_conv(to_escnn_layout(f))
+            == to_escnn_layout(conv(f))`` for equal kernels.
         bias: learnable bias on the invariant part of ``rep_out``.
         **kernel_options: passed to :class:`ImplicitKernel` (e.g. ``width``, ``depth``).
 
@@ -67,6 +91,7 @@ class GridConv(EquivariantModule):
         padding: str | int = "same",
         padding_mode: str = "zeros",
         stride: int = 1,
+        layout: str = "ours",
         bias: bool = True,
         **kernel_options,
     ):
@@ -94,8 +119,8 @@ class GridConv(EquivariantModule):
                 spacing[axis] = float(signal_speed * time_step)
         self.rep_in, self.rep_out = rep_in, rep_out
         self.kernel_size, self.stride, self.spacing = kernel_size, stride, tuple(spacing)
-        self.padding, self.padding_mode = padding, padding_mode
-        offsets = grid_offsets(kernel_size, spacing)
+        self.padding, self.padding_mode, self.layout = padding, padding_mode, layout
+        offsets = grid_offsets(kernel_size, spacing, layout)
         self.register_buffer("offsets", offsets.to(torch.get_default_dtype()), persistent=False)
         radius = max(spacing) * max((kernel_size - 1) / 2, 1.0)
         self.kernel = ImplicitKernel(rep_in, rep_out, radius=radius, **kernel_options)
@@ -140,5 +165,5 @@ class GridConv(EquivariantModule):
     def extra_repr(self) -> str:
         return (
             f"kernel_size={self.kernel_size}, spacing={self.spacing}, padding={self.padding!r}, "
-            f"padding_mode={self.padding_mode!r}, stride={self.stride}"
+            f"padding_mode={self.padding_mode!r}, stride={self.stride}, layout={self.layout!r}"
         )

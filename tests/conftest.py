@@ -43,3 +43,12 @@ def matrix_reps(G):
 @pytest.fixture(params=MATRIX_GROUPS)
 def matrix_group(request):
     return get_group(request.param)
+
+
+LOOSER_TOLERANCE: dict[str, dict[torch.dtype, float]] = {
+    # escnn's R2Conv/R3Conv sample their kernel bases in float32 whatever the module's dtype: chains
+    # with them measured 5e-9 (SO(3)) to 2.3e-7 (D4) in float64, 3e-7 to 5e-7 in float32
+    "escnn_conv": {torch.float64: 1e-5, torch.float32: 1e-5},
+}
+"""Tolerances looser than :data:`implicit_kernels.equivariance.TOLERANCE`, each for a named cause
+outside our modules, set to 10-100x the largest error measured."""

@@ -183,9 +183,10 @@ class CompactGroup(Group):
 
     # ----------------------------------------------------------------------------------------
     # representations
-    def rep(self, representation: escnn_group.Representation) -> EscnnRep:
-        """Wrap an escnn representation of this group's fibre group."""
-        return EscnnRep(self, representation)
+    def rep(self, parts: escnn_group.Representation | Sequence[escnn_group.Representation]) -> EscnnRep:
+        """Wrap an escnn representation of this group's fibre group, or the direct sum of several
+        kept as separate summands (the fields of ``field_type()``)."""
+        return EscnnRep(self, parts)
 
     def irrep(self, *irrep_id) -> EscnnRep:
         """The irrep with escnn's id, e.g. ``O(3).irrep(1, 1)`` (the polar vector, "1o")."""
@@ -207,21 +208,25 @@ class CompactGroup(Group):
         return self.rep(self.escnn_group.regular_representation)
 
     def from_escnn(self, obj) -> EscnnRep:
-        """A rep from an escnn ``Representation`` or ``FieldType`` of this group's fibre group."""
-        representation = getattr(obj, "representation", obj)
-        if not isinstance(representation, escnn_group.Representation):
+        """A rep from an escnn ``Representation`` (one summand) or ``FieldType`` (one summand per
+        field, so ``G.from_escnn(field_type).field_type() == field_type``) of this group's fibre
+        group."""
+        parts = getattr(obj, "representations", [obj])
+        if not all(isinstance(part, escnn_group.Representation) for part in parts):
             raise TypeError(f"expected an escnn Representation or FieldType, got {type(obj).__name__}")
-        if representation.group != self.escnn_group:
-            raise ValueError(
-                f"the escnn type belongs to {representation.group.name}, not to {self.name}'s "
-                f"fibre group {self.escnn_group.name}"
-            )
-        return self.rep(representation)
+        for part in parts:
+            if part.group != self.escnn_group:
+                raise ValueError(
+                    f"the escnn type belongs to {part.group.name}, not to {self.name}'s "
+                    f"fibre group {self.escnn_group.name}"
+                )
+        return self.rep(parts)
 
     def direct_sum(self, reps: Sequence[Rep]) -> EscnnRep:
+        """``rho_1 (+) rho_2 (+) ...``, keeping every summand of every ``rho_i`` as a part."""
         for r in reps:
             self.check_same_group(r)
-        return self.rep(escnn_group.directsum([r.representation for r in reps]))
+        return self.rep([part for r in reps for part in r.parts])
 
     def tensor_product(self, a: Rep, b: Rep) -> EscnnRep:
         return self.rep(a.representation.tensor(b.representation))

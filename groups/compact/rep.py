@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -16,15 +17,35 @@ if TYPE_CHECKING:
 
 
 class EscnnRep(Rep):
-    """A rep of a :class:`~groups.compact.group.CompactGroup`, held as an escnn ``Representation``
-    ``rho(g) = Q (irrep_1(g) (+) irrep_2(g) (+) ...) Q^-1`` (``Q`` = ``change_of_basis``).
+    """A rep of a :class:`~groups.compact.group.CompactGroup`, held as escnn ``Representation`` s.
+
+    ``parts`` are the summands ``rho = rho_1 (+) rho_2 (+) ...`` as they were put together (by
+    ``a + b``, ``3 * a`` or an escnn ``FieldType``): the fields of :meth:`field_type`.
+    ``representation`` is their direct sum, ``rho(g) = Q (irrep_1(g) (+) irrep_2(g) (+) ...) Q^-1``
+    (``Q`` = ``change_of_basis``), which the matrices come from.
+
+    Args:
+        group: the group.
+        parts: one escnn representation of ``group.escnn_group``, or a non-empty sequence of them
+            (the summands, in order).
     """
 
-    def __init__(self, group: CompactGroup, representation: escnn_group.Representation):
-        if representation.group != group.escnn_group:
-            raise ValueError(f"{representation} is not a representation of {group.name}")
+    def __init__(
+        self,
+        group: CompactGroup,
+        parts: escnn_group.Representation | Sequence[escnn_group.Representation],
+    ):
+        parts = (parts,) if isinstance(parts, escnn_group.Representation) else tuple(parts)
+        if not parts:
+            raise ValueError(f"a rep of {group.name} needs at least one escnn representation, got none")
+        for part in parts:
+            if not isinstance(part, escnn_group.Representation):
+                raise TypeError(f"expected escnn Representations of {group.name}, got {type(part).__name__}")
+            if part.group != group.escnn_group:
+                raise ValueError(f"{part} is not a representation of {group.name}")
         self.group = group
-        self.representation = representation
+        self.parts: tuple[escnn_group.Representation, ...] = parts
+        self.representation = parts[0] if len(parts) == 1 else escnn_group.directsum(list(parts))
 
     @property
     def size(self) -> int:
@@ -64,10 +85,13 @@ class EscnnRep(Rep):
         return torch.from_numpy(self.change_of_basis[:, columns].copy())
 
     def field_type(self):
-        """This rep as an escnn ``FieldType`` over the group's gspace (one field)."""
+        """This rep as an escnn ``FieldType`` over the group's gspace, one field per summand of
+        ``parts``, so escnn's per-field modules (``NormNonLinearity``, ``GatedNonLinearity1``, ...)
+        see the fields. Arrays of its ``GeometricTensor`` s use escnn's grid layout: see
+        :mod:`implicit_kernels.escnn_interop` and ``GridConv(..., layout="escnn")``."""
         from escnn.nn import FieldType
 
-        return FieldType(self.group.gspace, [self.representation])
+        return FieldType(self.group.gspace, list(self.parts))
 
     def __eq__(self, other) -> bool:
         return (

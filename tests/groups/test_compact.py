@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from escnn import gspaces
-from escnn.nn import FieldType
+from escnn.nn import FieldType, GeometricTensor, NormNonLinearity
 
 from groups import get_group
 
@@ -114,9 +114,29 @@ def test_field_type_round_trip():
     field_type = rep.field_type()
     assert isinstance(field_type, FieldType) and field_type.size == rep.size
     assert G.from_escnn(field_type) == rep
+    assert G.from_escnn(field_type).field_type() == field_type
     so3_type = FieldType(gspaces.rot3dOnR3(), [gspaces.rot3dOnR3().trivial_repr])
     with pytest.raises(ValueError, match="belongs to SO\\(3\\)"):
         G.from_escnn(so3_type)
+
+
+def test_field_type_keeps_one_field_per_summand():
+    """Summands survive ``+``, ``*`` and ``from_escnn``, so escnn's per-field modules see them."""
+    G = get_group("O(3)")
+    tensor = G.standard.tensor(G.standard)
+    rep = 3 * (G.trivial + G.standard) + tensor
+    assert len(rep.field_type().representations) == len(rep.parts) == 7
+    assert [part.size for part in rep.parts] == [1, 3, 1, 3, 1, 3, 9]
+    escnn_type = FieldType(G.gspace, [G.gspace.irrep(1, 1), G.gspace.trivial_repr, G.gspace.irrep(0, 2)])
+    assert G.from_escnn(escnn_type).field_type() == escnn_type
+    assert G.from_escnn(escnn_type.representation).field_type() == FieldType(G.gspace, [escnn_type.representation])
+    norm = NormNonLinearity((2 * G.standard).field_type())  # one norm per vector field
+    x = torch.randn(2, 6, 3, 3, 3)
+    other = torch.cat([x[:, :3], 2 * x[:, 3:]], dim=1)
+    out, out_other = (norm(GeometricTensor(v, norm.in_type)).tensor for v in (x, other))
+    assert torch.equal(out[:, :3], out_other[:, :3])  # one field holding both vectors would mix them
+    with pytest.raises(ValueError, match="at least one escnn representation"):
+        G.rep([])
 
 
 def test_invariant_basis_is_fixed_by_the_group(group, generator):
