@@ -16,9 +16,12 @@ same layers, escnn's basis.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 
 import torch
+from escnn.group import Group as EscnnGroup
+from escnn.group import GroupElement, Representation
 from torch import nn
 
 from groups import KernelNetwork, LinearHeadKernelNetwork, Rep
@@ -59,21 +62,87 @@ def default_band_limit(rep_in: Rep, rep_out: Rep) -> int:
 
 
 def _build(group: CompactGroup, representation_in, representation_out, rings: Sequence[float], sigma: float,
-           band_limit: int):
-    return group.gspace.build_kernel_basis(representation_in, representation_out, sigma=[sigma] * len(rings),
-                                           rings=list(rings), maximum_frequency=band_limit)
+           band_limit: int) -> PrivateBasis:
+    """escnn's basis (built once per argument set by escnn's gspace, which returns the same module
+    afterwards) as the one :class:`PrivateBasis` that holds it, so that its copies, and the state
+    escnn computes in them at the first sample, are made once."""
+    basis = group.gspace.build_kernel_basis(representation_in, representation_out, sigma=[sigma] * len(rings),
+                                            rings=list(rings), maximum_frequency=band_limit)
+    if id(basis) not in _PRIVATE:  # the entry keeps ``basis`` alive, so its id is not reused
+        _PRIVATE[id(basis)] = (basis, PrivateBasis(basis))
+    return _PRIVATE[id(basis)][1]
 
 
-def _sample(basis, points: torch.Tensor) -> torch.Tensor:
-    """escnn ``basis`` at ``points`` ``(m, n)``: ``(m, dim, out, in)``, evaluated in float64 on the
-    CPU and returned in the points' dtype and device."""
-    # escnn caches the per-irreps bases and compares their radii with new ones on lookup, so the
-    # float64 conversion (in place, on cached modules) is undone after sampling
-    try:
-        values = basis.to(torch.float64).sample(points.detach().to("cpu", torch.float64))
-    finally:
-        basis.to(torch.get_default_dtype())
-    return values.to(device=points.device, dtype=points.dtype)
+def _modules(root: nn.Module) -> list[nn.Module]:
+    """``root`` and its submodules, each once, told apart by identity. ``nn.Module.modules`` tells
+    them apart with a set, which calls escnn's ``__eq__`` and ``__hash__`` (they read the tensors)."""
+    found, stack, seen = [], [root], set()
+    while stack:
+        module = stack.pop()
+        if id(module) not in seen:
+            seen.add(id(module))
+            found.append(module)
+            stack.extend(child for child in module._modules.values() if child is not None)
+    return found
+
+
+def _share(value: object, memo: dict[int, object]) -> None:
+    """Enter every escnn group, group element and representation in ``value`` (looking through
+    lists, tuples, sets and dicts) into deepcopy's ``memo`` as itself: copies share them (escnn
+    compares groups by identity, and its elements cannot be deep-copied)."""
+    if isinstance(value, (EscnnGroup, GroupElement, Representation)):
+        memo[id(value)] = value
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _share(item, memo)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _share(key, memo)
+            _share(item, memo)
+
+
+def _converted_copy(basis: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """A deep copy of ``basis`` whose floating buffers and parameters are on ``device`` in ``dtype``
+    and which shares escnn's groups and representations with it. ``basis`` itself is not modified:
+    its tensors are converted into deepcopy's memo, so the copy is built converted and no module
+    is ever seen half converted."""
+    memo: dict[int, object] = {}
+    for module in _modules(basis):
+        _share(vars(module), memo)
+        for tensor in (*module._buffers.values(), *module._parameters.values()):
+            if tensor is not None:
+                converted = tensor.detach().to(device, dtype if tensor.is_floating_point() else tensor.dtype)
+                memo[id(tensor)] = nn.Parameter(converted, False) if isinstance(tensor, nn.Parameter) else converted
+    return copy.deepcopy(basis, memo)
+
+
+class PrivateBasis:
+    """An escnn kernel basis module held as private copies, one per device and sampling dtype.
+
+    escnn caches its basis modules globally and finds them again by comparing their tensors, so
+    converting one of them in place (``.to(dtype)``) corrupts that cache for every later build. The
+    cached module is therefore copied once, on construction, and only the copies are converted or
+    moved. Points are sampled on their own device, in float64 for float64 points and in float32
+    otherwise (float16 and bfloat16 are computed in float32 and rounded), so no forward pass moves
+    points to the CPU; a device and dtype pair costs one copy, made at its first use.
+    """
+
+    def __init__(self, basis: nn.Module):
+        self.dim, self.shape = basis.dim, basis.shape
+        self._copies = {(torch.device("cpu"), torch.float64): _converted_copy(basis, torch.device("cpu"),
+                                                                              torch.float64)}
+
+    def sample(self, points: torch.Tensor) -> torch.Tensor:
+        """The basis at ``points`` ``(m, n)``: ``(m, dim, out, in)`` in the points' dtype and device.
+        The basis is a fixed function of the points: no gradient flows to them."""
+        dtype = torch.float64 if points.dtype == torch.float64 else torch.float32
+        key = (points.device, dtype)
+        if key not in self._copies:
+            self._copies[key] = _converted_copy(self._copies[torch.device("cpu"), torch.float64], *key)
+        return self._copies[key].sample(points.detach().to(dtype)).to(points.dtype)
+
+
+_PRIVATE: dict[int, tuple[nn.Module, PrivateBasis]] = {}  # id of escnn's basis -> (it, its private copies)
 
 
 def escnn_sampler(rep_in: Rep, rep_out: Rep, rings: Sequence[float], sigma: float,
@@ -85,7 +154,7 @@ def escnn_sampler(rep_in: Rep, rep_out: Rep, rings: Sequence[float], sigma: floa
     (escnn_in, q_in), (escnn_out, q_out) = _escnn_form(rep_in), _escnn_form(rep_out)
     band_limit = band_limit or default_band_limit(escnn_in, escnn_out)
     basis = _build(escnn_in.group, escnn_in.representation, escnn_out.representation, rings, sigma, band_limit)
-    return lambda points: q_out.to(points) @ _sample(basis, points) @ q_in.transpose(0, 1).to(points)
+    return lambda points: q_out.to(points) @ basis.sample(points) @ q_in.transpose(0, 1).to(points)
 
 
 class IrrepPairBasis:
@@ -108,7 +177,7 @@ class IrrepPairBasis:
         # rho = Q (+) psi Q^-1 with Q the transport times escnn's change of basis
         self.register_constant("q_out", q_out @ torch.as_tensor(escnn_out.representation.change_of_basis))
         self.register_constant("q_in_inv", torch.as_tensor(escnn_in.representation.change_of_basis_inv) @ q_in.T)
-        self._pairs = []  # (escnn basis, copies), one per irrep pair with a non-empty basis
+        self._pairs = []  # (basis, copies), one per irrep pair with a non-empty basis
         positions = []  # per pair: (copies, d_out, d_in) flat positions in the (out, in) irreps-basis matrix
         out_blocks, in_blocks = _irrep_blocks(escnn_out), _irrep_blocks(escnn_in)
         for psi_out in dict.fromkeys(irrep for irrep, _ in out_blocks):
@@ -130,7 +199,7 @@ class IrrepPairBasis:
 
     def _sample_pairs(self, points: torch.Tensor) -> list[torch.Tensor]:
         """Each irrep pair's basis at ``points`` ``(m, n)``: ``(m, dim, d_out, d_in)``."""
-        return [_sample(basis, points) for basis, _ in self._pairs]
+        return [basis.sample(points) for basis, _ in self._pairs]
 
     def _change_basis(self, irreps_basis: torch.Tensor) -> torch.Tensor:
         """``Q_out K Q_in^-1`` for ``K`` ``(..., out, in, F)`` in the irreps basis (``F`` trailing

@@ -14,7 +14,9 @@ from implicit_kernels.equivariance import (
     grid_conv_equivariance_error,
     kernel_equivariance_error,
     point_conv_equivariance_error,
+    relative_error,
 )
+from implicit_kernels.escnn_basis import default_band_limit, escnn_sampler
 
 # escnn's 3D harmonic bases carry float32-level constants: about 1e-8 in float64 (measured 1.3e-8)
 FLOAT64_TOLERANCE = {2: 1e-12, 3: 1e-7}
@@ -108,3 +110,52 @@ def test_constant_coefficients_take_the_linear_head_path(generator):
     g = G.sample(1, generator=generator)[0]
     translation = torch.randn(3, generator=generator, dtype=torch.float64)
     assert point_conv_equivariance_error(conv, g, translation, f, pos, edges) < 1e-7
+
+
+def _escnn_buffers(G, rep_in, rep_out, rings, ring_width):
+    """The buffers of escnn's own cached basis module for the reps, as (module, name, tensor)."""
+    basis = G.gspace.build_kernel_basis(rep_in.representation, rep_out.representation,
+                                        sigma=[ring_width] * len(rings), rings=list(rings),
+                                        maximum_frequency=default_band_limit(rep_in, rep_out))
+    return [(module, name, tensor) for module in basis.modules() for name, tensor in module._buffers.items()]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_sampling_leaves_escnns_cached_basis_modules_untouched(dtype, generator):
+    G = get_group("O(2)")
+    rep_in, rep_out = reps(G)
+    rings = (0.0, 0.5, 1.0)
+    before = _escnn_buffers(G, rep_in, rep_out, rings, 0.5)
+    escnn_sampler(rep_in, rep_out, rings, 0.5)(torch.randn(6, 2, generator=generator, dtype=dtype))
+    after = _escnn_buffers(G, rep_in, rep_out, rings, 0.5)
+    assert len(after) == len(before) > 0
+    assert all(module._buffers[name] is tensor for module, name, tensor in before)
+
+
+def test_escnn_builds_after_sampling_in_float64_and_float32(generator):
+    """The README's analytic example followed by a cross-check basis with the same rings (in one
+    process) used to fail inside escnn's cache lookup: ``Double did not match Float``."""
+    G = get_group("O(3)")
+    rep_in, rep_out = reps(G)
+    rings = (0.0, 0.5, 1.0, 1.5)
+    kernel = ImplicitKernel(rep_in, rep_out, 2 * G.trivial, basis="analytic", rings=rings, ring_width=0.5)
+    for dtype in (torch.float32, torch.float64):
+        kernel.to(dtype)(torch.randn(4, 3, generator=generator, dtype=dtype),
+                         torch.randn(4, 2, generator=generator, dtype=dtype))
+    C = get_group("O(3,0)")
+    points = torch.randn(5, 3, generator=generator, dtype=torch.float64)
+    basis = escnn_sampler(C.grade(0) + C.grade(1), C.multivector, rings, 0.5)(points)
+    assert basis.shape[0] == 5 and basis.shape[2:] == (C.multivector.size, 4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_basis_is_returned_in_the_points_dtype_and_agrees_with_float64(dtype, generator):
+    G = get_group("SO(3)")
+    rep_in, rep_out = reps(G)
+    sampler = escnn_sampler(rep_in, rep_out, (0.0, 0.5, 1.0), 0.5)
+    points = torch.randn(16, 3, generator=generator, dtype=torch.float64).to(dtype)
+    values = sampler(points)
+    exact = sampler(points.double())
+    assert values.dtype == dtype
+    tolerance = {torch.float16: 1e-2, torch.bfloat16: 1e-2, torch.float32: 1e-5}[dtype]
+    assert relative_error(values.double(), exact) < tolerance
