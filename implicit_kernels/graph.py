@@ -16,11 +16,18 @@ _BLOCK = 2048
 
 
 def _check(pos: torch.Tensor, batch: torch.Tensor | None) -> None:
+    """``pos`` must be a finite floating ``(N, n)`` tensor and ``batch`` ``None`` or an integer
+    ``(N,)`` tensor (``TypeError`` for a wrong type or dtype, ``ValueError`` for a wrong shape)."""
     if not torch.is_tensor(pos) or pos.dim() != 2 or not pos.is_floating_point():
         raise ValueError(f"pos must be a floating (N, n) tensor, got {getattr(pos, 'shape', type(pos))}")
     if not bool(torch.isfinite(pos).all()):
         raise ValueError("pos contains NaN or inf")
-    if batch is not None and (batch.dim() != 1 or batch.shape[0] != pos.shape[0]):
+    if batch is None:
+        return
+    if not torch.is_tensor(batch) or batch.is_floating_point() or batch.is_complex() or batch.dtype == torch.bool:
+        received = batch.dtype if torch.is_tensor(batch) else type(batch).__name__
+        raise TypeError(f"batch must be an integer tensor (graph id per node), got {received}")
+    if batch.dim() != 1 or batch.shape[0] != pos.shape[0]:
         raise ValueError(f"batch must be (N,) with N = {pos.shape[0]}, got {tuple(batch.shape)}")
 
 
@@ -54,9 +61,12 @@ def radius_graph(
 ) -> torch.Tensor:
     """Edges ``j -> i`` for all pairs with ``|pos_j - pos_i| <= r`` (in the same graph).
 
-    With ``max_num_neighbors`` only the nearest that many sources per target are kept.
+    With ``max_num_neighbors`` only the nearest that many sources per target are kept. ``r`` must
+    be a non-negative number (``ValueError`` otherwise); ``batch`` must hold integers.
     """
     _check(pos, batch)
+    if not r >= 0:  # also refuses NaN
+        raise ValueError(f"radius r must be a non-negative number, got {r!r}")
     edges = []
     for targets, first, dist in _blocked_distances(pos, batch, loop):
         if max_num_neighbors is not None:
@@ -72,7 +82,8 @@ def radius_graph(
 
 
 def knn_graph(pos: torch.Tensor, k: int, batch: torch.Tensor | None = None, loop: bool = False) -> torch.Tensor:
-    """Edges from the ``k`` nearest sources to every target (fewer if its graph is smaller)."""
+    """Edges from the ``k`` nearest sources to every target (fewer if its graph is smaller);
+    ``k`` must be positive and ``batch`` must hold integers."""
     _check(pos, batch)
     if k < 1:
         raise ValueError(f"k must be positive, got {k}")

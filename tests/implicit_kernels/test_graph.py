@@ -79,3 +79,20 @@ def test_graph_input_errors():
         knn_graph(torch.rand(5, 2), 0)
     with pytest.raises(ValueError, match="batch must be"):
         knn_graph(torch.rand(5, 2), 2, batch=torch.zeros(4, dtype=torch.long))
+
+
+@pytest.mark.parametrize("r", [-0.5, -1e-12, float("nan")])
+def test_radius_graph_refuses_a_negative_or_nan_radius(r):
+    with pytest.raises(ValueError, match=f"radius r must be a non-negative number, got {r!r}"):
+        radius_graph(torch.rand(5, 2), r)
+
+
+@pytest.mark.parametrize("build", [lambda pos, batch: radius_graph(pos, 0.5, batch=batch),
+                                   lambda pos, batch: knn_graph(pos, 2, batch=batch)],
+                         ids=["radius_graph", "knn_graph"])
+def test_graphs_refuse_a_non_integer_batch(build):
+    pos = torch.rand(6, 2)
+    for batch in (torch.zeros(6), torch.zeros(6, dtype=torch.bool)):
+        with pytest.raises(TypeError, match=f"batch must be an integer tensor .*got {batch.dtype}"):
+            build(pos, batch)
+    assert build(pos, torch.zeros(6, dtype=torch.int32)).shape[0] == 2
