@@ -11,8 +11,10 @@ builder in :mod:`implicit_kernels` only uses what is declared here, in particula
 from __future__ import annotations
 
 import itertools
+import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -173,7 +175,7 @@ class Group(ABC):
         """Raise ``ValueError`` unless ``rep`` is a representation of this group."""
         if not isinstance(rep, Rep):
             raise TypeError(f"expected a Rep of {self.name}, got {type(rep).__name__}")
-        if rep.group is not self:
+        if rep.group != self:
             raise ValueError(
                 f"representations of different groups: expected a rep of {self.name}, "
                 f"got a rep of {rep.group.name}"
@@ -215,6 +217,77 @@ class Group(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, n={self.n})"
+
+    # ----------------------------------------------------------------------------------------
+    # identity: equality, copies and pickling
+    def definition(self) -> dict[str, Any]:
+        """The constructor arguments that define the group: ``type(self)(**definition())`` builds
+        it again, and two groups of one type are equal iff their definitions are. Families
+        implement it."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare the arguments that define it")
+
+    def __eq__(self, other: object) -> bool:
+        """Same type and equal :meth:`definition` (tensors compared exactly, dtype included), so
+        that a copy or an unpickled group is the same group as the original; a group whose family
+        declares no definition equals only itself."""
+        if other is self:
+            return True
+        if type(other) is not type(self):
+            return False
+        try:
+            mine, theirs = self.definition(), other.definition()
+        except NotImplementedError:
+            return False
+        return mine.keys() == theirs.keys() and all(_same_value(mine[k], theirs[k]) for k in mine)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__qualname__, self.name, self.n))
+
+    def __copy__(self) -> Group:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Group:
+        """A group is an immutable value: copies of it (and of modules and reps holding it) keep the
+        group itself, so their reps still combine with the registry's."""
+        return self
+
+    def __reduce__(self) -> tuple:
+        """Pickle a registered group by its name, as ``get_group(name)`` (the unpickling process needs
+        the same registration; importing :mod:`groups` registers the built-in families), any other
+        group by its :meth:`definition`, whose values must then be picklable themselves."""
+        from groups.registry import get_group, registered_name
+
+        name = registered_name(self)
+        if name is not None:
+            return get_group, (name,)
+        advice = "register it with register_group(name, group) in both processes to pickle it by name"
+        try:
+            definition = self.definition()
+        except NotImplementedError as error:
+            raise pickle.PicklingError(f"cannot pickle {self!r}: it is not registered and {error}; {advice}") from error
+        for key, value in definition.items():
+            try:
+                pickle.dumps(value)
+            except (pickle.PicklingError, AttributeError, TypeError) as error:
+                raise pickle.PicklingError(
+                    f"cannot pickle {self!r}: it is not registered, so it is pickled by its definition, but "
+                    f"{key}={value!r} cannot be pickled ({error}); pass a picklable {key} (e.g. a "
+                    f"module-level function) or {advice}"
+                ) from error
+        return _build_group, (type(self), definition)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equality of definition values: tensors by dtype, shape and every entry, the rest by ``==``."""
+    if torch.is_tensor(a) or torch.is_tensor(b):
+        both = torch.is_tensor(a) and torch.is_tensor(b)
+        return both and a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+    return bool(a == b)
+
+
+def _build_group(cls: type[Group], definition: dict[str, Any]) -> Group:
+    """Unpickle a group from its :meth:`Group.definition`."""
+    return cls(**definition)
 
 
 def signed_permutations(n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:

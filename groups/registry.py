@@ -73,6 +73,19 @@ def get_group(name: str) -> Group:
     return entry
 
 
+def registered_name(group: Group) -> str | None:
+    """A name under which :func:`get_group` hands out ``group`` or a group equal to it (same
+    definition): ``group.name`` when that resolves to it (building a lazy entry or a pattern if
+    needed), else the first already built entry equal to it; ``None`` when the registry does not
+    know the group."""
+    try:
+        if get_group(group.name) == group:
+            return group.name
+    except KeyError:
+        pass
+    return next((name for name, entry in _entries.items() if isinstance(entry, Group) and entry == group), None)
+
+
 def list_groups() -> list[str]:
     """Registered names, followed by the patterns (shown by their examples, e.g. ``C<N>``)."""
     return list(_entries) + [example for _, _, example in _patterns]

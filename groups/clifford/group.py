@@ -56,6 +56,10 @@ class PseudoOrthogonalGroup(DerivedRepAlgebra, Group):
         self.eta = torch.diag(self.algebra.metric)
         self.max_rapidity = float(max_rapidity)
 
+    def definition(self) -> dict:
+        """The signature and the sampler's default rapidity bound."""
+        return {"p": self.p, "q": self.q, "max_rapidity": self.max_rapidity}
+
     # ----------------------------------------------------------------------------------------
     # elements
     def sample(self, k, generator=None, dtype=torch.float64, max_rapidity: float | None = None):

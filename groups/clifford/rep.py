@@ -67,7 +67,7 @@ class CliffordRep(Rep):
         return torch.eye(self.size, dtype=torch.float64)[:, scalars]
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, CliffordRep) and other.group is self.group and other.fields == self.fields
+        return isinstance(other, CliffordRep) and other.group == self.group and other.fields == self.fields
 
     __hash__ = None
 

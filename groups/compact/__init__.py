@@ -17,6 +17,7 @@ name                  group                                   acts on
 
 from escnn import gspaces
 
+from groups.compact import escnn_pickle
 from groups.compact.group import CompactGroup
 from groups.compact.rep import EscnnRep
 from groups.registry import register_group, register_pattern
@@ -31,6 +32,8 @@ _GSPACES = {
     "Octa": gspaces.octaOnR3,
     "Ico": gspaces.icoOnR3,
 }
+
+escnn_pickle.register()
 
 for _name, _gspace in _GSPACES.items():
     register_group(_name, lambda name=_name, gspace=_gspace: CompactGroup(name, gspace()))

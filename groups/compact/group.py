@@ -47,6 +47,10 @@ class CompactGroup(Group):
         self.n = gspace.dimensionality
         self._action = gspace.basespace_action
 
+    def definition(self) -> dict:
+        """``name`` and ``gspace`` (escnn gspaces compare by their subgroup id in O(2) or O(3))."""
+        return {"name": self.name, "gspace": self.gspace}
+
     # ----------------------------------------------------------------------------------------
     # elements
     @property

@@ -96,12 +96,18 @@ class EscnnRep(Rep):
     def __eq__(self, other) -> bool:
         return (
             isinstance(other, EscnnRep)
-            and other.group is self.group
+            and other.group == self.group
             and other.representation.irreps == self.representation.irreps
             and np.allclose(other.change_of_basis, self.change_of_basis)
         )
 
     __hash__ = None
+
+    def __reduce__(self) -> tuple:
+        """Pickle as the group (by its registered name) and the summands, each an escnn
+        representation reduced to its irrep ids and change of basis (see
+        :mod:`groups.compact.escnn_pickle`); the closures escnn keeps are rebuilt on loading."""
+        return EscnnRep, (self.group, self.parts)
 
     def __repr__(self) -> str:
         ids = ", ".join(str(i.id) for i in self.irreps)

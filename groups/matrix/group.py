@@ -9,6 +9,7 @@ the stabilisers that coverage is measured against.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from functools import cached_property
 
@@ -17,6 +18,16 @@ import torch
 from groups.base import Group, Rep
 from groups.derived_reps import DerivedRepAlgebra, DirectSumRep, DualRep, TensorProductRep
 from groups.kernel_network import KernelNetwork
+from groups.matrix.exact import (
+    check_lie_structure,
+    closure,
+    exact_finite_generators,
+    generator_tolerance,
+    given_tensor,
+    input_precision,
+    metric_defect,
+    project_onto_metric,
+)
 from groups.matrix.network import MatrixKernelNetwork
 from groups.matrix.reps import TensorRep
 from groups.registry import get_group
@@ -80,20 +91,39 @@ class MatrixGroup(DerivedRepAlgebra, Group):
             raise ValueError(f"n must be a positive int, got {n!r}")
         self.n = n
         self.name = name or f"MatrixGroup(n={n})"
-        self.discrete = _as_generators(discrete_generators, n, "discrete_generators")
-        self.lie = _as_generators(lie_algebra, n, "lie_algebra")
-        metric = torch.eye(n) if metric is None else metric
-        self.metric = torch.as_tensor(metric, dtype=torch.float64)
+        given = {key: given_tensor(value) for key, value in
+                 (("discrete_generators", discrete_generators), ("lie_algebra", lie_algebra), ("metric", metric))}
+        discrete = _as_generators(given["discrete_generators"], n, "discrete_generators")
+        lie = _as_generators(given["lie_algebra"], n, "lie_algebra")
+        self.metric = torch.eye(n, dtype=torch.float64) if metric is None else given["metric"].to(torch.float64)
         if self.metric.shape != (n, n) or not torch.allclose(self.metric, self.metric.T):
-            raise ValueError(f"metric must be a symmetric ({n}, {n}) matrix")
-        preserved = [g.T @ self.metric @ g - self.metric for g in self.discrete]
-        preserved += [A.T @ self.metric + self.metric @ A for A in self.lie]
-        if preserved and float(torch.stack(preserved).abs().max()) > 1e-9:
-            raise ValueError(f"the generators of {self.name} do not preserve the metric {self.metric.tolist()}; "
-                             "pass the form they preserve as metric=")
+            raise ValueError(f"metric must be a symmetric ({n}, {n}) matrix, got {self.metric.tolist()}")
+        precision = input_precision(given["discrete_generators"], given["lie_algebra"])
+        tolerance = generator_tolerance(precision)
+        defect = metric_defect(discrete, lie, self.metric)
+        if defect > tolerance:
+            raise ValueError(
+                f"the generators of {self.name} do not preserve the metric {self.metric.tolist()}: g^T M g - M and "
+                f"A^T M + M A reach {defect:.2g} relative to |M| |g|^2, more than the {tolerance:.2g} accepted for "
+                "generators of their precision; pass the form they preserve as metric="
+            )
+        if precision > torch.finfo(torch.float64).eps:  # snap onto the exact group (groups.matrix.exact)
+            if len(lie):
+                discrete, lie = project_onto_metric(discrete, lie, self.metric)
+            elif len(discrete):
+                discrete = exact_finite_generators(discrete, self.metric, math.sqrt(precision), max_order, self.name)
+        check_lie_structure(discrete, lie, self.name, precision)
+        self.discrete, self.lie = discrete, lie
         self.membership, self.sample_scale = membership, float(sample_scale)
         self.escnn_counterpart, self.max_order = escnn_counterpart, max_order
+        self._definition = {"n": n, **given, "membership": membership, "sample_scale": self.sample_scale,
+                            "name": self.name, "escnn_counterpart": escnn_counterpart, "max_order": max_order}
         self._kernel_bases: dict = {}
+
+    def definition(self) -> dict:
+        """The constructor's arguments as given (tensors in the dtype they came in, so that a
+        rebuilt group snaps them exactly as this one did)."""
+        return dict(self._definition)
 
     # ----------------------------------------------------------------------------------------
     # elements
@@ -106,27 +136,7 @@ class MatrixGroup(DerivedRepAlgebra, Group):
         """All elements of a finite group, ``(order, n, n)`` float64, by closure under the generators."""
         if not self.is_finite:
             raise ValueError(f"{self.name} is continuous; it has no finite list of elements")
-        found = [torch.eye(self.n, dtype=torch.float64)]
-        keys = {self._key(found[0])}
-        frontier = list(found)
-        while frontier:
-            new = []
-            for g in frontier:
-                for h in self.discrete:
-                    product = h @ g
-                    key = self._key(product)
-                    if key not in keys:
-                        keys.add(key)
-                        new.append(product)
-            found += new
-            frontier = new
-            if len(found) > self.max_order:
-                raise ValueError(f"{self.name} has more than {self.max_order} elements; is it finite?")
-        return torch.stack(found)
-
-    @staticmethod
-    def _key(g: torch.Tensor) -> tuple:
-        return tuple(torch.round(g * 1e6).to(torch.int64).flatten().tolist())
+        return closure(self.discrete, 1e-6, self.max_order, self.name)[0]
 
     def sample(self, k, generator=None, dtype=torch.float64):
         """Finite groups: uniform over the elements (Haar). Continuous groups:

@@ -41,7 +41,7 @@ class TensorRep(GeneratedRep):
         return tensor_power_differential([A] * self.r + [-A.transpose(0, 1)] * self.s)
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, TensorRep) and other.group is self.group and (other.r, other.s) == (self.r, self.s)
+        return isinstance(other, TensorRep) and other.group == self.group and (other.r, other.s) == (self.r, self.s)
 
     __hash__ = None
 

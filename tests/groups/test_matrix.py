@@ -11,6 +11,8 @@ from groups import MatrixGroup, get_group, list_groups, register_group
 from groups.matrix.builtins import planar_rotation, reflection, rotation_generators
 from groups.matrix.reps import SymmetricPowerRep
 from groups.solver import intertwiner_basis
+from implicit_kernels import ImplicitKernel, PointConv
+from implicit_kernels.equivariance import assert_equivariant
 
 
 def test_builtin_names_carry_the_suffix_and_do_not_clash():
@@ -128,3 +130,55 @@ def test_a_user_group_from_generators():
         MatrixGroup(2, discrete_generators=torch.tensor([[2.0, 0.0], [0.0, 1.0]]))
     with pytest.raises(ValueError, match=r"must be a \(k, 3, 3\)"):
         MatrixGroup(3, lie_algebra=rotation_generators(2))
+
+
+def axis_rotation(axis: list[float], angle: float) -> torch.Tensor:
+    """Float64 rotation of R^3 by ``angle`` about ``axis``."""
+    u = torch.tensor(axis, dtype=torch.float64) / torch.tensor(axis, dtype=torch.float64).norm()
+    cross = torch.tensor([[0.0, -u[2], u[1]], [u[2], 0.0, -u[0]], [-u[1], u[0], 0.0]], dtype=torch.float64)
+    return torch.linalg.matrix_exp(angle * cross)
+
+
+GOLDEN = (1 + math.sqrt(5)) / 2
+FLOAT32_GROUPS = {
+    # rotation by 2 pi / 7: cos and sin are irrational, so g^7 = 1 fails by ~1e-7 in float32
+    "C7": (planar_rotation(2 * math.pi / 7)[None].float(), 7),
+    # a 5-fold rotation about a vertex (0, 1, phi) and a 3-fold one about a face centre (1, 1, 1) of
+    # the icosahedron: no proper subgroup of the icosahedral group (order 60) holds both orders
+    "Ico": (torch.stack([axis_rotation([0.0, 1.0, GOLDEN], 2 * math.pi / 5),
+                         axis_rotation([1.0, 1.0, 1.0], 2 * math.pi / 3)]).float(), 60),
+}
+
+
+@pytest.mark.parametrize("name", FLOAT32_GROUPS)
+def test_float32_generators_with_irrational_entries_snap_to_the_exact_group(name):
+    """float32 generators are accepted at their precision and snapped onto an exact group in float64
+    (orthogonal and closed to ~1e-15, within ~1e-7 of the input), whose kernels and layers then meet
+    the float64 tolerance 1e-10."""
+    given, order = FLOAT32_GROUPS[name]
+    G = MatrixGroup(given.shape[-1], discrete_generators=given, name=f"{name}-float32")
+    assert G.discrete.dtype == torch.float64 and len(G.elements) == order
+    assert (G.discrete - given.double()).abs().max() < 1e-6
+    eye = torch.eye(G.n, dtype=torch.float64)
+    assert (G.elements.transpose(1, 2) @ G.elements - eye).abs().max() < 1e-14
+    products = G.discrete[:, None] @ G.elements[None]  # closed: every s g is an element, exactly
+    assert (products[:, :, None] - G.elements[None, None]).abs().amax((-1, -2)).amin(-1).max() < 1e-14
+    assert bool(G.contains(given).all())  # the float32 input is a member at float32 tolerance
+    rep_in, rep_out = G.trivial + G.standard, G.standard
+    assert_equivariant(ImplicitKernel(rep_in, rep_out))
+    assert_equivariant(PointConv(rep_in, rep_out, radius=1.0, avg_degree=8), n_samples=4)
+
+
+def test_float32_generators_are_checked_at_their_precision():
+    c, s = math.cos(2 * math.pi / 7), math.sin(2 * math.pi / 7)
+    stretched = torch.tensor([[c, -s], [s, c]], dtype=torch.float32) * 1.0001
+    with pytest.raises(ValueError, match=r"do not preserve the metric.*reach 0.0002.*more than the 1.9e-06 accepted"):
+        MatrixGroup(2, discrete_generators=stretched)
+    # so(3) on a tilted 3-space of R^4: in float64 a Lie algebra, rounded to float32 its brackets
+    # leave the span by ~1e-7, so the group it generates would be all of SO(4)
+    angles = torch.tensor([0.3, -0.7, 1.1, 0.2, 0.5, -0.4], dtype=torch.float64)
+    tilt = torch.linalg.matrix_exp(torch.einsum("d,dij->ij", angles, rotation_generators(4)))
+    tilted = tilt @ torch.nn.functional.pad(rotation_generators(3), (0, 1, 0, 1)) @ tilt.T
+    assert len(MatrixGroup(4, lie_algebra=tilted).lie) == 3
+    with pytest.raises(ValueError, match=r"not closed under the bracket.*give them in float64"):
+        MatrixGroup(4, lie_algebra=tilted.float())
