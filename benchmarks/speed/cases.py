@@ -67,29 +67,31 @@ def synchronise(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_layers(case: str, builders: dict[str, Callable[[], nn.Module]], inputs: tuple, repeats: int,
-                device: torch.device, slow_seconds: float = 2.0) -> list[Row]:
+def time_layers(case: str, builders: dict[str, Callable[[], nn.Module]], inputs: tuple | dict[str, tuple],
+                repeats: int, device: torch.device, slow_seconds: float = 2.0) -> list[Row]:
     """Construct every layer (timed), then time inference and training steps on ``inputs`` (the
-    first input is the feature tensor that receives a gradient) round-robin over the layers, so
-    that the drifts of a noisy machine hit them alike. A layer whose call takes over
-    ``slow_seconds`` is not called again for that measurement."""
+    first input is the feature tensor that receives a gradient; a dict gives each layer its own
+    inputs, by name) round-robin over the layers, so that the drifts of a noisy machine hit them
+    alike. A layer whose call takes over ``slow_seconds`` is not called again for that measurement."""
     layers, construct = {}, {}
     for name, build in builders.items():
         start = time.perf_counter()
         layers[name] = build()
         construct[name] = time.perf_counter() - start
         layers[name].to(device)
-    features = inputs[0].detach().requires_grad_()
+    per_layer = inputs if isinstance(inputs, dict) else dict.fromkeys(layers, inputs)
+    features = {name: per_layer[name][0].detach().requires_grad_() for name in layers}
 
-    def forward(layer: nn.Module) -> None:
-        layer.eval()
+    def forward(name: str) -> None:
+        layers[name].eval()
         with torch.no_grad():
-            layer(*inputs)
+            layers[name](*per_layer[name])
 
-    def train_step(layer: nn.Module) -> None:
+    def train_step(name: str) -> None:
+        layer = layers[name]
         layer.train()
         layer.zero_grad(set_to_none=True)
-        layer(features, *inputs[1:]).square().sum().backward()
+        layer(features[name], *per_layer[name][1:]).square().sum().backward()
 
     times: dict[tuple[str, Callable], list[float]] = {
         (name, step): [] for name in layers for step in (forward, train_step)
@@ -99,7 +101,7 @@ def time_layers(case: str, builders: dict[str, Callable[[], nn.Module]], inputs:
             if elapsed and elapsed[-1] > slow_seconds:
                 continue
             start = time.perf_counter()
-            step(layers[name])
+            step(name)
             synchronise(device)
             if round_ or time.perf_counter() - start > slow_seconds:
                 elapsed.append(time.perf_counter() - start)

@@ -11,7 +11,7 @@ from torch import nn
 from groups import Rep
 from groups.kernel_network import ConstantsModule
 from implicit_kernels.module import EquivariantModule
-from implicit_kernels.nn.fields import FieldLayout
+from implicit_kernels.nn.fields import FieldLayout, is_identity
 from implicit_kernels.nn.invariants import Invariants
 from implicit_kernels.nn.structure import type_structure
 from implicit_kernels.validation import check_features
@@ -51,18 +51,22 @@ class Gate(ConstantsModule, EquivariantModule):
         self.rep_in = self.rep_out = rep
         self.activation = activation
         self.layout = FieldLayout(rep)
-        self._types: list[tuple[str | None, str | None, slice | None]] = []  # (L, U, gate columns)
+        # per type: the constants of L and U (None without invariants, "identity" when both are),
+        # whether a remainder is left, and the gate columns
+        self._types: list[tuple[str | None, str | None, bool, slice | None]] = []
         gated = 0
         for index, t in enumerate(self.layout.types):
             structure = type_structure(t.rep)
             names = (None, None)
-            if structure.invariant_count:
+            if structure.invariant_count and is_identity(structure.L) and is_identity(structure.U):
+                names = ("identity", "identity")
+            elif structure.invariant_count:
                 names = (f"L_{index}", f"U_{index}")
                 self.register_constant(names[0], structure.L)
                 self.register_constant(names[1], structure.U)
             columns = None if structure.is_invariant else slice(gated, gated + t.multiplicity)
             gated += 0 if structure.is_invariant else t.multiplicity
-            self._types.append((*names, columns))
+            self._types.append((*names, not structure.is_invariant, columns))
         self.invariants = Invariants(rep) if gated else None
         self.gates = nn.Linear(self.invariants.count, gated) if gated else None
 
@@ -73,13 +77,16 @@ class Gate(ConstantsModule, EquivariantModule):
         if self.gates is not None:
             gates = torch.sigmoid(self.gates(signed_log(self.invariants.from_pieces(pieces))))
         out = []
-        for piece, (L, U, columns) in zip(pieces, self._types):
+        for piece, (L, U, remainder, columns) in zip(pieces, self._types):
             value = 0
-            if L is not None:
+            if L == "identity":
+                value = self.activation(piece)
+            elif L is not None:
                 L, U = self.constant(L, piece), self.constant(U, piece)
                 coordinates = piece @ L.transpose(0, 1)
                 value = self.activation(coordinates) @ U.transpose(0, 1)
-                piece = piece - coordinates @ U.transpose(0, 1)
+                if remainder:
+                    piece = piece - coordinates @ U.transpose(0, 1)
             if columns is not None:
                 value = value + gates[..., columns, None] * piece
             out.append(value)

@@ -74,7 +74,7 @@ class FieldLayout(ConstantsModule):
         self.register_buffer("order", order, persistent=False)
         self.register_buffer("inverse_order", torch.argsort(order), persistent=False)
         self._basis = "identity"
-        if q is not None:
+        if q is not None and not is_identity(q):
             permutation = _signed_permutation(q)
             if permutation is not None:
                 index, signs = permutation
@@ -126,6 +126,13 @@ class FieldLayout(ConstantsModule):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{t.multiplicity}x{t.rep!r}" for t in self.types)
+
+
+def is_identity(matrix: torch.Tensor) -> bool:
+    """Whether a ``(d, d)`` matrix is the identity (to ``1e-12``): the layers then skip it."""
+    return matrix.dim() == 2 and matrix.shape[0] == matrix.shape[1] and bool(
+        torch.allclose(matrix, torch.eye(matrix.shape[0], dtype=matrix.dtype), atol=1e-12)
+    )
 
 
 def normalised_basis(basis: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ import torch
 from groups import Rep
 from groups.kernel_network import ConstantsModule
 from implicit_kernels.module import EquivariantModule
-from implicit_kernels.nn.fields import FieldLayout
+from implicit_kernels.nn.fields import FieldLayout, is_identity
 from implicit_kernels.nn.structure import type_structure
 from implicit_kernels.validation import check_features
 
@@ -30,19 +30,26 @@ class Invariants(ConstantsModule, EquivariantModule):
         super().__init__()
         self.rep_in = rep
         self.layout = FieldLayout(rep)
+        # per type: the constant of L (or "identity", or None) and of the forms (or the scale c
+        # when the only form is c I, then the invariant is c |x|^2; or None)
         self._linear: list[str | None] = []
-        self._quadratic: list[str | None] = []
+        self._quadratic: list[str | float | None] = []
         count = 0
         for index, t in enumerate(self.layout.types):
             structure = type_structure(t.rep)
             linear = quadratic = None
             if structure.invariant_count:
-                linear = f"linear_{index}"
-                self.register_constant(linear, structure.L)
+                linear = "identity" if is_identity(structure.L) else f"linear_{index}"
+                if linear != "identity":
+                    self.register_constant(linear, structure.L)
                 count += t.multiplicity * structure.invariant_count
             if not structure.is_invariant and len(structure.forms):
-                quadratic = f"forms_{index}"
-                self.register_constant(quadratic, structure.forms)
+                scale = float(structure.forms[0, 0, 0]) if len(structure.forms) == 1 else 0.0
+                if scale and is_identity(structure.forms[0] / scale):
+                    quadratic = scale
+                else:
+                    quadratic = f"forms_{index}"
+                    self.register_constant(quadratic, structure.forms)
                 count += t.multiplicity * len(structure.forms)
             self._linear.append(linear)
             self._quadratic.append(quadratic)
@@ -59,9 +66,13 @@ class Invariants(ConstantsModule, EquivariantModule):
         """The invariants from the per-type pieces of :meth:`FieldLayout.split`."""
         linear, quadratic = [], []
         for piece, lin, quad in zip(pieces, self._linear, self._quadratic):
-            if lin is not None:
+            if lin == "identity":
+                linear.append(piece.flatten(-2))
+            elif lin is not None:
                 linear.append((piece @ self.constant(lin, piece).transpose(0, 1)).flatten(-2))
-            if quad is not None:
+            if isinstance(quad, float):
+                quadratic.append(piece.square().sum(-1) * quad)
+            elif quad is not None:
                 forms = self.constant(quad, piece)
                 quadratic.append(torch.einsum("...md,kde,...me->...mk", piece, forms, piece).flatten(-2))
         values = linear + quadratic

@@ -9,15 +9,8 @@ from groups import Rep
 from groups.kernel_network import ConstantsModule
 from implicit_kernels.bias import InvariantBias
 from implicit_kernels.module import EquivariantModule
-from implicit_kernels.nn.fields import FieldLayout, normalised_basis
+from implicit_kernels.nn.fields import FieldLayout, is_identity, normalised_basis
 from implicit_kernels.validation import check_features, check_reps
-
-
-def _is_identity(basis: torch.Tensor) -> bool:
-    """Whether a ``(k, d_out, d_in)`` basis is the single identity matrix."""
-    return basis.shape[0] == 1 and basis.shape[1] == basis.shape[2] and bool(
-        torch.allclose(basis[0], torch.eye(basis.shape[1], dtype=basis.dtype), atol=1e-12)
-    )
 
 
 class Linear(ConstantsModule, EquivariantModule):
@@ -50,7 +43,7 @@ class Linear(ConstantsModule, EquivariantModule):
                 if basis.shape[0] == 0:
                     continue
                 name = None
-                if not _is_identity(basis):
+                if not (basis.shape[0] == 1 and is_identity(basis[0])):
                     name = f"basis_{i}_{j}"
                     self.register_constant(name, basis)
                 self.weights.append(nn.Parameter(torch.empty(t_out.multiplicity, t_in.multiplicity, basis.shape[0])))

@@ -40,53 +40,108 @@ class TensorProduct(ConstantsModule, EquivariantModule):
         self.layout_a, self.layout_b = FieldLayout(rep_a), FieldLayout(rep_b)
         self.layout_out = FieldLayout(rep_out)
         self.weights = nn.ParameterList()
-        self._paths: list[list[tuple[int, int, int, str]]] = []  # per output type: (type a, type b, weight, basis)
+        bases: dict[tuple[int, int, int], tuple[torch.Tensor, int]] = {}  # (a, b, out) -> (basis, weight)
         for o, t_out in enumerate(self.layout_out.types):
-            paths = []
             for i, t_a in enumerate(self.layout_a.types):
                 for j, t_b in enumerate(self.layout_b.types):
                     basis = group.intertwiners(t_a.rep.tensor(t_b.rep), t_out.rep)
                     if basis.shape[0] == 0:
                         continue
-                    name = f"basis_{i}_{j}_{o}"
-                    self.register_constant(name, normalised_basis(basis).unflatten(-1, (t_a.dim, t_b.dim)))
                     shape = (t_out.multiplicity, t_a.multiplicity, t_b.multiplicity, basis.shape[0])
                     self.weights.append(nn.Parameter(torch.empty(shape)))
-                    paths.append((i, j, len(self.weights) - 1, name))
-            self._paths.append(paths)
+                    bases[i, j, o] = normalised_basis(basis).unflatten(-1, (t_a.dim, t_b.dim)), len(self.weights) - 1
+        # per output type: (pair, weight, basis size, columns of the pair's products)
+        self._paths: list[list[tuple[int, int, int, slice]]] = [[] for _ in self.layout_out.types]
+        self._pairs: list[tuple[int, int, str, bool]] = []  # (type a, type b, coefficients, a first)
+        for i, t_a in enumerate(self.layout_a.types):
+            for j, t_b in enumerate(self.layout_b.types):
+                blocks, columns = [], 0
+                for o in range(len(self.layout_out.types)):
+                    if (i, j, o) not in bases:
+                        continue
+                    basis, w = bases[i, j, o]
+                    blocks.append(basis.permute(2, 3, 1, 0).flatten(2))  # (k, e, p, q) -> (p, q, e * k)
+                    width = blocks[-1].shape[-1]
+                    self._paths[o].append((len(self._pairs), w, basis.shape[0], slice(columns, columns + width)))
+                    columns += width
+                if not blocks:
+                    continue
+                coefficients = torch.cat(blocks, dim=-1)  # (p, q, K)
+                a_first = self._a_first(t_a.multiplicity, t_b.multiplicity, t_a.dim, t_b.dim)
+                name = f"coefficients_{i}_{j}"
+                self.register_constant(name, (coefficients if a_first else coefficients.transpose(0, 1)).flatten(1))
+                self._pairs.append((i, j, name, a_first))
         self.reset_parameters()
+
+    @staticmethod
+    def _a_first(m_a: int, m_b: int, p: int, q: int) -> bool:
+        """Whether contracting the coefficients with ``a`` first costs fewer flops (per column)
+        than with ``b`` first: ``m_a p q + m_a m_b q`` against ``m_b q p + m_a m_b p``."""
+        return m_a * p * q + m_a * m_b * q < m_b * q * p + m_a * m_b * p
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """``w ~ N(0, 1 / fan)`` with ``fan`` the number of (copy, copy, basis) terms summed into an
         output copy: unit-variance outputs for independent unit-variance inputs."""
         with torch.no_grad():
             for paths in self._paths:
-                fan = sum(self.weights[w][0].numel() for _, _, w, _ in paths)
-                for _, _, w, _ in paths:
+                fan = sum(self.weights[w][0].numel() for _, w, _, _ in paths)
+                for _, w, _, _ in paths:
                     weight = self.weights[w]
                     weight.copy_(torch.randn(weight.shape, generator=generator, dtype=torch.float64) * fan**-0.5)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+        """Per pair of types ``(t_a, t_b)``: ``Z[n, i, j, (e, k)] = sum_pq a_i[n, p] b_j[n, q] C_k[e, p, q]``
+        for all output types at once (the coefficients contracted first with the input that has
+        fewer copies, then one batched matmul with the other); per output type, one matmul of the
+        gathered ``(N, e, sum_paths m_a m_b k)`` products with the concatenated weights."""
         if b is None:
             check_features(a, self.rep_in, dim=a.dim() - 1, what="TensorProduct input (rep_a + rep_b)")
             a, b = a.split([self.rep_a.size, self.rep_b.size], dim=-1)
         check_features(a, self.rep_a, dim=a.dim() - 1, what="TensorProduct first input")
         check_features(b, self.rep_b, dim=b.dim() - 1, what="TensorProduct second input")
-        pieces_a, pieces_b = self.layout_a.split(a), self.layout_b.split(b)
         batch = torch.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+        a = a.expand(*batch, a.shape[-1]).reshape(-1, a.shape[-1])
+        b = b.expand(*batch, b.shape[-1]).reshape(-1, b.shape[-1])
+        pieces_a, pieces_b = self.layout_a.split(a), self.layout_b.split(b)
+        products = []
+        for i, j, name, a_first in self._pairs:
+            x, y = (pieces_a[i], pieces_b[j]) if a_first else (pieces_b[j], pieces_a[i])
+            n, m_x, d_x = x.shape
+            m_y, d_y = y.shape[1:]
+            coefficients = self.constant(name, x)
+            width = coefficients.shape[1] // d_y
+            partial = (x.reshape(n * m_x, d_x) @ coefficients).view(n, m_x, d_y, width)
+            z = torch.bmm(y, partial.transpose(1, 2).reshape(n, d_y, m_x * width)).view(n, m_y, m_x, width)
+            products.append(z.transpose(1, 2) if a_first else z)  # (n, m_a, m_b, K)
         out = []
         for t_out, paths in zip(self.layout_out.types, self._paths):
-            total = None
-            for i, j, w, name in paths:
-                # contraction order: weights with a, then with b, then the coefficients
-                partial = torch.einsum("oijk,...ip->...ojkp", self.weights[w], pieces_a[i])
-                partial = torch.einsum("...ojkp,...jq->...okpq", partial, pieces_b[j])
-                term = torch.einsum("...okpq,kepq->...oe", partial, self.constant(name, partial))
-                total = term if total is None else total + term
-            if total is None:
-                total = a.new_zeros(*batch, t_out.multiplicity, t_out.dim)
-            out.append(total)
-        return self.layout_out.merge(out)
+            if not paths:
+                out.append(a.new_zeros(a.shape[0], t_out.multiplicity, t_out.dim))
+                continue
+            terms = [
+                products[pair][..., columns].unflatten(-1, (t_out.dim, k)).permute(0, 3, 1, 2, 4).flatten(2)
+                for pair, _, k, columns in paths
+            ]
+            weight = torch.cat([self.weights[w].flatten(1) for _, w, _, _ in paths], dim=1)
+            out.append((torch.cat(terms, dim=-1) @ weight.transpose(0, 1)).transpose(1, 2))
+        return self.layout_out.merge(out).unflatten(0, batch)
 
     def extra_repr(self) -> str:
         return f"({self.rep_a!r}) x ({self.rep_b!r}) -> {self.rep_out!r}, {sum(map(len, self._paths))} paths"
+
+
+class TensorSquare(EquivariantModule):
+    """``rep -> rep_out``: ``x -> B(x, x)`` for a learnable :class:`TensorProduct`
+    ``B: rep x rep -> rep_out``, the quadratic self-interaction of a feature (only the symmetric part
+    of ``B`` contributes). A pointwise module, so it chains in :class:`Sequential`.
+
+    Shapes: ``(..., rep.size) -> (..., rep_out.size)``.
+    """
+
+    def __init__(self, rep: Rep, rep_out: Rep):
+        super().__init__()
+        self.rep_in, self.rep_out = rep, rep_out
+        self.product = TensorProduct(rep, rep, rep_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.product(x, x)

@@ -41,3 +41,20 @@ def test_e3nn_peer_is_rotation_equivariant():
     D = irreps.D_from_matrix(R)
     rotated = conv(f @ D.T, pos @ R.T, edges)
     assert torch.allclose(rotated, conv(f, pos, edges) @ D.T, atol=1e-5)
+
+
+def test_blocks_quick_run_writes_json_markdown_and_section(tmp_path):
+    """The blocks case on tiny sizes: every case has times for both libraries and is written out
+    (no timing assertions)."""
+    from benchmarks.speed import blocks
+
+    results_md = tmp_path / "RESULTS.md"
+    results_md.write_text("# Results\n")
+    blocks.main(["--quick", "--no-cold", "--out", str(tmp_path), "--results", str(results_md)])
+    results = json.loads((tmp_path / "blocks_cpu.json").read_text())
+    assert [(r["block"], r["batch"]) for r in results["rows"]] == blocks.cases(blocks.BlockSizes.quick())
+    for row in results["rows"]:
+        for library in ("ours", "e3nn"):
+            assert row[library]["train_ms"] > 0 and row[library]["warm_ms"] > 0
+    assert (tmp_path / "blocks_cpu.md").read_text().startswith("Machine:")
+    assert results_md.read_text().count("<!-- speed-blocks:begin -->") == 1
