@@ -145,3 +145,27 @@ def test_invariant_basis_is_fixed_by_the_group(group, generator):
     g = group.sample(6, generator=generator)
     assert basis.shape[0] == rep.size and basis.shape[1] >= 2
     assert torch.allclose(rep(g) @ basis, basis.expand(6, -1, -1), atol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["SO(2)", "O(3)", "C8"])
+def test_kernels_of_reps_with_a_non_orthogonal_change_of_basis(name):
+    """escnn reps ``Q (irreps) Q^-1`` with a non-orthogonal ``Q`` on either side of the kernel: the Hom
+    rep acts by ``rho_out (x) rho_in^-T``, which differs from ``rho_out (x) rho_in`` only here, so the
+    kernel must stay exactly equivariant and complete (rank = dim Hom_Stab(x) from the reps' matrices)."""
+    from escnn.group import Representation
+
+    from implicit_kernels import ImplicitKernel
+    from implicit_kernels.analytic import implicit_rank, stabiliser_hom_dim
+    from implicit_kernels.equivariance import assert_equivariant
+
+    G = get_group(name)
+    irreps = G.trivial.representation.irreps + G.standard.representation.irreps
+    size = 1 + G.n
+    q = np.eye(size) + 0.5 * np.random.default_rng(7).normal(size=(size, size))
+    assert not np.allclose(q @ q.T, np.eye(size))
+    skewed = G.from_escnn(Representation(G.escnn_group, f"skewed-kernel-{name}", irreps, change_of_basis=q))
+    x = torch.tensor([0.7, -0.4, 1.1][: G.n], dtype=torch.float64)
+    for rep_in, rep_out in [(skewed, G.standard + G.trivial), (G.trivial + G.standard, skewed), (skewed, skewed)]:
+        kernel = ImplicitKernel(rep_in, rep_out)
+        assert_equivariant(kernel, n_samples=16)
+        assert implicit_rank(kernel, x) == stabiliser_hom_dim(rep_in, rep_out, x) > 0
