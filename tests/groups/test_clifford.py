@@ -54,6 +54,19 @@ def test_reversion_reverses_products_and_grades_partition(algebra, generator):
     assert torch.equal(parts, x)
 
 
+def test_reversion_reverses_the_factors_of_every_blade(algebra):
+    """``~(e_i1 e_i2 ... e_ik) = e_ik ... e_i2 e_i1``, built from products of basis vectors; this
+    fixes vectors, which tells reversion apart from Clifford conjugation (also an anti-automorphism)."""
+    basis = torch.eye(algebra.dim, dtype=torch.float64)
+    vectors = basis[1 : 1 + algebra.n]
+    for index, blade in enumerate(algebra.blades):
+        factors = [vectors[j] for j in range(algebra.n) if blade >> j & 1]
+        reversed_product = basis[0]
+        for factor in factors:  # prepend each factor: e_ik ... e_i1
+            reversed_product = algebra.geometric_product(factor, reversed_product)
+        assert torch.equal(algebra.reverse(basis[index]), reversed_product), algebra.blade_name(index)
+
+
 def test_left_multiplication_matrix_is_the_product(algebra, generator):
     x, y = random_multivectors(algebra, 2, generator)
     assert torch.allclose(algebra.left_multiplication(x) @ y, algebra.geometric_product(x, y), atol=1e-12)

@@ -141,3 +141,30 @@ def test_state_dict_round_trip_and_dtype_moves(generator):
     assert torch.equal(copy(x), kernel(x))
     assert torch.allclose(kernel.double()(x.double()), copy(x).double(), rtol=1e-5, atol=1e-6)
     assert kernel_equivariance_error(kernel, G.sample(10, generator=generator, max_rapidity=2.0), x.double()) <= 1e-9
+
+
+@pytest.mark.parametrize("signature", [(1, 3), (3, 1), (2, 2), (1, 2), (3, 0)], ids=name)
+def test_kernel_decays_off_the_light_cone(signature):
+    """The shell ``exp(-|q(x)| / 2 sigma^2)`` decays along time-like and space-like rays alike (for
+    ``q(x) = <x, x>`` of either sign) and is flat along null rays, where ``|q|`` vanishes."""
+    G = get_group(name(signature))
+    kernel = ImplicitKernel(G.multivector, G.multivector, radius=1.0).double()
+    sigma2 = float(kernel.sigma) ** 2
+    scales = torch.tensor([0.5, 1.0, 2.0, 4.0], dtype=torch.float64)[:, None]
+    e = torch.eye(G.n, dtype=torch.float64)
+    rays = {"positive": e[0] + 0.3 * e[1]}
+    if G.q:
+        rays["negative"] = 0.3 * e[0] + e[G.p]
+        rays["null"] = e[0] + e[G.p]
+    with torch.no_grad():
+        for kind, u in rays.items():
+            x = scales * u
+            q = (x * x * G.algebra.metric).sum(-1)
+            assert torch.allclose(G.invariant_norm2(x), q.abs(), rtol=1e-12, atol=1e-12)
+            envelope = kernel.envelope(x)
+            assert torch.allclose(envelope, kernel.gain * torch.exp(-q.abs() / (2 * sigma2)), rtol=1e-12), kind
+            values = kernel(x).abs().amax(dim=(-1, -2))
+            if kind == "null":
+                assert torch.allclose(envelope, kernel.gain.expand(4).double())
+            else:
+                assert bool((envelope[1:] < envelope[:-1]).all()) and float(values[-1]) < 1e-6 * float(values[0]), kind
