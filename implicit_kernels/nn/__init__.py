@@ -7,7 +7,7 @@ equivariant maps between parts, solved in float64), so a family added through th
 gets all of them.
 
 * :class:`Linear`: every equivariant linear map, bias on invariant directions;
-* :class:`TensorProduct`: every equivariant bilinear map;
+* :class:`TensorProduct`: every equivariant bilinear map; :class:`TensorSquare`: ``x -> B(x, x)``;
 * :class:`Invariants`: linear and quadratic invariants of each field;
 * :class:`Gate`: nonlinearity on invariants, invariant gates on the rest (any rep);
   :class:`NormActivation`: scaling by a function of each field's invariant norm (definite forms);
@@ -22,7 +22,7 @@ from implicit_kernels.nn.linear import Linear
 from implicit_kernels.nn.norm import BatchNorm, FieldNorm
 from implicit_kernels.nn.pooling import GridAvgPool, global_pool
 from implicit_kernels.nn.sequential import Sequential
-from implicit_kernels.nn.tensor_product import TensorProduct
+from implicit_kernels.nn.tensor_product import TensorProduct, TensorSquare
 
 __all__ = [
     "BatchNorm",
@@ -34,5 +34,6 @@ __all__ = [
     "NormActivation",
     "Sequential",
     "TensorProduct",
+    "TensorSquare",
     "global_pool",
 ]

@@ -3,7 +3,8 @@
 For a rep ``t`` (``d``-dimensional) of a group ``G``:
 
 * ``L`` ``(k, d)``: the invariant linear functionals (``Hom_G(t, trivial)``), and ``U`` ``(d, k)``
-  the invariant vectors (``Hom_G(trivial, t)``), normalised so that ``L U = I``; ``P = U L`` is
+  the invariant vectors (``Hom_G(trivial, t)``, each scaled so that its largest entry is 1: the
+  trivial rep's ``1``, a (1,1)-tensor's identity map), with ``L`` normalised so that ``L U = I``; ``P = U L`` is
   then the equivariant projection onto the invariant part, and ``x = U (L x) + (x - U L x)``
   splits every feature into invariant coordinates and a remainder that no nonlinearity may touch
   except through invariant factors;
@@ -92,6 +93,9 @@ def type_structure(rep: Rep) -> TypeStructure:
     group = rep.group
     L = group.intertwiners(rep, group.trivial)[:, 0, :]
     U = group.intertwiners(group.trivial, rep)[:, :, 0].T
+    if U.shape[1]:
+        peaks = U.gather(0, U.abs().argmax(dim=0, keepdim=True))
+        U = U / peaks
     if L.shape[0]:
         L = torch.linalg.solve(L @ U, L)
     forms = symmetric_forms(rep)
