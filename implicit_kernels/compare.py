@@ -230,15 +230,40 @@ def format_markdown(rows: list[Comparison]) -> str:
     return "\n".join(lines)
 
 
+class UsageError(ValueError):
+    """A command-line input that a command refuses. ``python -m implicit_kernels`` reports it as
+    argparse reports its own errors: usage and one ``error: ...`` line on stderr, exit code 2."""
+
+
+def check_case(group_name: str, rep_in_text: str, rep_out_text: str, options: dict) -> None:
+    """Refuse, as a :class:`UsageError` with the reason, an unknown group, a rep string the group
+    cannot parse (see :func:`~implicit_kernels.rep_strings.parse_rep`) or kernel options that
+    :class:`ImplicitKernel` does not take, before any metric runs (it builds the kernel once)."""
+    try:
+        group = get_group(group_name)
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+    try:
+        rep_in, rep_out = parse_rep(group, rep_in_text), parse_rep(group, rep_out_text)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    try:
+        ImplicitKernel(rep_in, rep_out, **options)
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"no kernel for {group_name} with options {options}: {error}") from None
+
+
 def run_compare(args) -> None:
-    """The ``compare`` command (see ``python -m implicit_kernels compare --help``)."""
+    """The ``compare`` command (see ``python -m implicit_kernels compare --help``). Bad command-line
+    input (missing arguments, a bad ``--option``, group or rep string) is a :class:`UsageError`."""
     options = dict(_parse_option(o) for o in args.option or [])
     if args.all:
         cases = ALL_CASES
     elif args.group and args.rep_in and args.rep_out:
+        check_case(args.group, args.rep_in, args.rep_out, options)
         cases = [(args.group, args.rep_in, args.rep_out, options, True)]
     else:
-        raise SystemExit("compare needs --group, --in and --out, or --all")
+        raise UsageError("compare needs --group, --in and --out, or --all")
     rows = []
     for g, i, o, opts, cost in tqdm(cases, desc="compare", disable=len(cases) == 1):
         points = COST_POINTS if cost and not args.no_cost else ()
@@ -258,10 +283,11 @@ def run_compare(args) -> None:
 
 
 def _parse_option(text: str) -> tuple[str, object]:
-    """``key=value`` with the value read as an int, a float or else a string."""
+    """``key=value`` with the value read as an int, a float or else a string (else a
+    :class:`UsageError`)."""
     key, _, value = text.partition("=")
     if not key or not value:
-        raise ValueError(f"a kernel option is written key=value, got {text!r}")
+        raise UsageError(f"a kernel option is written key=value, got {text!r}")
     for cast in (int, float):
         try:
             return key, cast(value)

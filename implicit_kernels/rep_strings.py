@@ -62,18 +62,24 @@ def _atom(group: Group, text: str) -> Rep:
             return group.grades(*integers)
     except AttributeError:
         raise ValueError(f"{group.name} has no {name!r} reps ({type(group).__name__})") from None
-    except ValueError as error:
-        raise ValueError(f"bad rep atom {text!r} for {group.name}: {error}") from None
+    except (AssertionError, IndexError, KeyError, TypeError, ValueError) as error:
+        # escnn checks irrep ids with bare asserts: no message to pass on
+        reason = str(error) or f"{group.name} has no such rep ({type(error).__name__})"
+        raise ValueError(f"bad rep atom {text!r} for {group.name}: {reason}") from None
     raise ValueError(f"unknown rep atom {text!r}; atoms are {_ATOMS}")
 
 
 def parse_rep(group: Group, text: str) -> Rep:
-    """The rep of ``group`` that ``text`` describes (see the module docstring)."""
+    """The rep of ``group`` that ``text`` describes (see the module docstring). Every failure, an
+    empty term, a zero multiplicity, an unknown atom or arguments the group refuses (e.g. an irrep
+    id escnn does not know), is a ``ValueError`` naming the offending text."""
     parts = []
     for term in _split_terms(text):
         match = _TERM.fullmatch(term)
         if not term.strip() or match is None:
             raise ValueError(f"empty term in rep string {text!r}")
         multiplicity = int(match.group(1) or 1)
+        if multiplicity < 1:
+            raise ValueError(f"multiplicities must be positive, got {term.strip()!r} in rep string {text!r}")
         parts += [_atom(group, match.group(2))] * multiplicity
     return parts[0] if len(parts) == 1 else group.direct_sum(parts)

@@ -1,9 +1,13 @@
 """The comparison metrics on known cases, the rep-string syntax and the compare command."""
 
 import json
+import math
+import subprocess
+import sys
 
 import pytest
 import torch
+from conftest import LOOSER_TOLERANCE
 
 from groups import get_group
 from implicit_kernels import ImplicitKernel
@@ -16,6 +20,7 @@ from implicit_kernels.compare import (
     format_markdown,
     kernel_span_residual,
 )
+from implicit_kernels.equivariance import TOLERANCE
 from implicit_kernels.rep_strings import parse_rep
 
 POINT = torch.tensor([0.43, -0.71, 0.55], dtype=torch.float64)
@@ -48,11 +53,11 @@ def test_incomplete_options_show_coverage_below_one(name, rep_in, rep_out, optio
 
 
 @pytest.mark.parametrize("name", ["O(2)", "SO(3)", "O(3,0)"])
-def test_analytic_basis_equivariance_error_is_small(name):
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_analytic_basis_equivariance_error_is_small(name, dtype):
     G = get_group(name)
-    rep_in, rep_out = G.trivial + G.standard, G.standard
-    assert analytic_equivariance_error(rep_in, rep_out, torch.float64) < 1e-6
-    assert analytic_equivariance_error(rep_in, rep_out, torch.float32) < 1e-5
+    tolerance = LOOSER_TOLERANCE["escnn_basis_3d"] if G.n == 3 else TOLERANCE
+    assert analytic_equivariance_error(G.trivial + G.standard, G.standard, dtype) <= tolerance[dtype]
 
 
 def test_fit_reproduces_analytic_basis_elements():
@@ -62,8 +67,8 @@ def test_fit_reproduces_analytic_basis_elements():
 
 def test_compare_row_and_table():
     row = compare("C4", "trivial+standard", "standard", cost_points=(100,), fit_steps=20)
-    assert row.coverage == 1.0 and row.implicit_error_f64 < 1e-12 and row.span_residual < 1e-6
-    assert row.cost[0]["points"] == 100 and row.cost[0]["implicit_ms"] > 0
+    assert row.coverage == 1.0 and row.implicit_error_f64 <= TOLERANCE[torch.float64] and row.span_residual < 1e-6
+    assert row.cost[0]["points"] == 100 and math.isfinite(row.cost[0]["implicit_ms"])
     table = format_markdown([row])
     assert "| C4 | `trivial+standard` -> `standard` | default |" in table and "| 100 |" in table
 
@@ -91,3 +96,43 @@ def test_command_writes_report_and_plot(tmp_path, capsys):
     assert len(list((tmp_path / "plots").glob("*.png"))) == 1
     with pytest.raises(SystemExit):
         main(["compare", "--group", "SO(2)"])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("0*trivial", "multiplicities must be positive, got '0*trivial'"),
+    ("standard+0*trivial", "multiplicities must be positive, got '0*trivial'"),
+    ("irrep(9,9)", "bad rep atom 'irrep(9,9)' for O(3): O(3) has no such rep"),
+    ("irrep(1)", "bad rep atom 'irrep(1)' for O(3): "),
+])
+def test_rep_strings_refuse_zero_multiplicities_and_irreps_escnn_lacks(text, message):
+    with pytest.raises(ValueError) as refused:
+        parse_rep(get_group("O(3)"), text)
+    assert str(refused.value).startswith(message)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--group", "O(3)", "--in", "vector", "--out", "standard"], "unknown rep atom 'vector'"),
+    (["--group", "O(3)", "--in", "0*trivial", "--out", "standard"], "multiplicities must be positive"),
+    (["--group", "O(3)", "--in", "trivial", "--out", "irrep(9,9)"], "bad rep atom 'irrep(9,9)' for O(3)"),
+    (["--group", "Q(7)", "--in", "trivial", "--out", "standard"], "unknown group 'Q(7)'"),
+    (["--group", "O(3)", "--in", "trivial", "--out", "standard", "--option", "width"], "written key=value"),
+    (["--group", "O(3)", "--in", "trivial", "--out", "standard", "--option", "foo=1"], "keyword argument 'foo'"),
+    (["--group", "O(3)"], "compare needs --group, --in and --out, or --all"),
+])
+def test_command_reports_bad_input_as_one_usage_error(arguments, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["compare", *arguments, "--fit-steps", "0", "--no-cost"])
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    last = captured.err.strip().splitlines()[-1]
+    assert last.startswith("python -m implicit_kernels compare: error: ") and message in last
+    assert captured.out == ""
+
+
+def test_command_line_error_has_no_traceback():
+    command = [sys.executable, "-m", "implicit_kernels", "compare", "--group", "O(3)", "--in", "irrep(9,9)",
+               "--out", "standard"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("python -m implicit_kernels compare: error: bad rep")
