@@ -5,8 +5,9 @@ to predicted positions ``(B n, 3)`` at the target frame.
   reps have ``trivial`` and ``standard`` in Cartesian coordinates (escnn ``O(3)``, Clifford
   ``O(3,0)``, matrix ``O(3)-mat``). Node
   inputs: centred position and velocity (vectors), ``|v|`` and 1 (scalars); edge attributes
-  ``q_i q_j`` and ``|x_ij|``; gated scalar/vector hidden features with residuals; the output is a
-  displacement vector added to the input position. With ``moving=True`` every layer also moves the
+  ``q_i q_j`` and ``|x_ij|``; scalar/vector hidden features with residuals, each convolution
+  followed by :class:`implicit_kernels.nn.Gate` and :class:`implicit_kernels.nn.Linear`; the output
+  is a displacement vector added to the input position. With ``moving=True`` every layer also moves the
   positions its successors' kernels see (EGNN-style coordinate updates, steerable messages).
 * :class:`EGNN`: E(n)-equivariant graph network with velocities, from Satorras et al. (2021).
 * :class:`MessagePassing`: a non-equivariant message-passing baseline of similar size.
@@ -20,9 +21,10 @@ from functools import partial
 import torch
 from torch import nn
 
-from benchmarks.layers import GatedFields, mlp
+from benchmarks.mlp import mlp
 from groups import get_group
 from implicit_kernels import PointConv
+from implicit_kernels.nn import FieldNorm, Gate, Linear, Sequential
 
 
 class SteerableNBody(nn.Module):
@@ -34,7 +36,7 @@ class SteerableNBody(nn.Module):
         scalars, vectors: hidden scalar and vector channels.
         layers: number of hidden convolutions (with residuals).
         node_scalars: also feed each kernel the scalar features of both nodes of the edge (``|v|``
-            in the first layer, the layer-normalised hidden scalars after it), so that messages
+            in the first layer, the hidden scalars after it, normalised by :class:`FieldNorm`), so that messages
             depend non-linearly on both nodes' invariants (still equivariant: the kernel's
             attributes are invariant).
         moving: every hidden convolution also outputs one vector ``d_i`` that moves the positions
@@ -53,6 +55,7 @@ class SteerableNBody(nn.Module):
         self.scalars, self.vectors, self.node_scalars = scalars, vectors, node_scalars
         rep_in = 2 * G.trivial + 2 * G.standard  # |v|, 1, centred x, v
         hidden = scalars * G.trivial + vectors * G.standard
+        # the convolutions output one extra scalar per vector, as inputs of the gates
         gated = (scalars + vectors) * G.trivial + vectors * G.standard
 
         def conv(a, b, n_scalars):
@@ -68,11 +71,13 @@ class SteerableNBody(nn.Module):
         # the moves' step sizes (None: static positions); they start small next to the inter-particle
         # distances (the convolutions' outputs have unit variance)
         self.steps = nn.Parameter(torch.full((layers,), 0.1)) if moving else None
-        self.gate = GatedFields(scalars, [3] * vectors)
+        # SiLU on the scalars, each vector scaled by a sigmoid of an affine map of all invariants
+        # (the scalars and every vector's |v|^2), then an equivariant linear map back to the hidden rep
+        self.gates = nn.ModuleList(Sequential(Gate(gated), Linear(gated, hidden)) for _ in range(layers))
         self.readout = conv(hidden, G.standard, scalars)
-        # hidden scalars are layer-normalised before they enter a kernel (unnormalised ones made
-        # training diverge); |v| is of order one already
-        self.norms = nn.ModuleList([nn.Identity()] + [nn.LayerNorm(scalars) for _ in range(layers)]
+        # hidden scalars are normalised per node (a layer norm) before they enter a kernel
+        # (unnormalised ones made training diverge); |v| is of order one already
+        self.norms = nn.ModuleList([nn.Identity()] + [FieldNorm(scalars * G.trivial) for _ in range(layers)]
                                    if node_scalars else [])
         # the displacement starts small (the convolutions keep unit variance, displacements are ~0.5)
         self.readout_scale = nn.Parameter(torch.tensor(0.1))
@@ -95,12 +100,12 @@ class SteerableNBody(nn.Module):
             invariant = self.norms[layer](h[:, : self.node_scalar_counts[layer]])
             return torch.cat([edge_attr, invariant[edges[0]], invariant[edges[1]]], dim=-1)
 
-        for i, conv in enumerate(self.convs):
+        for i, (conv, gate) in enumerate(zip(self.convs, self.gates)):
             out = conv(h, x, edges, attr(h, x, i))
             if self.steps is not None:
                 out, move = out[:, : -x.shape[1]], out[:, -x.shape[1]:]
                 x = x + self.steps[i] * move
-            update = self.gate(out)
+            update = gate(out)
             h = update if i == 0 else (h + update) / 2**0.5
         return x + self.readout_scale * self.readout(h, x, edges, attr(h, x, len(self.convs)))
 
