@@ -18,8 +18,9 @@ the others (a spacetime grid's time axis)::
 * :class:`CliffordResNet`: Clifford-steerable. Every hidden channel is a multivector (``rep =
   channels x G.multivector`` of ``O(p, q)``), the convolutions are :class:`GridConv` with the Clifford
   kernel network (``head="complete"``, or ``"single"``, the Clifford-steerable CNN head of coverage
-  ``(3n + 1) / 4n``, fewer parameters), and ``act`` is :class:`MultivectorNorm` then :class:`MultivectorGate` (scalars
-  through SiLU, the other grades of a channel scaled by a sigmoid of its scalar part, an invariant).
+  ``(3n + 1) / 4n``, fewer parameters), and ``act`` is :class:`implicit_kernels.nn.Gate` on the
+  hidden rep (scalars through SiLU; every other grade of every channel scaled by a sigmoid of a
+  learnable affine map of all invariants: the scalars and each grade's quadratic form ``q_k``).
   Spacetime grids ``(t, x, y)`` of ``O(1, 2)`` are sampled with ``c dt = dx`` (``time_step``), so the
   kernels' light cone is the grid diagonal. Exactly equivariant under the group's grid-preserving
   elements (metric-preserving signed permutations, time reversal included).
@@ -28,7 +29,8 @@ the others (a spacetime grid's time axis)::
   pseudoscalar ``(1, 0)`` in 2D; ``0e + 1o + 1e + 0o`` in 3D), converted by the orthogonal change of
   basis ``Q`` of :meth:`PseudoOrthogonalGroup.escnn_equivalent`; the kernels come from the compact
   family's kernel network (exact harmonic embedding, complete). ``Q`` keeps the scalar first and
-  every grade a block of the same size and norm, so the same norm and gate apply.
+  every grade a block of the same size and norm; the :class:`~implicit_kernels.nn.Gate` acts on the
+  escnn rep (scalars through SiLU, every other irrep copy gated).
 * :class:`PlainResNet`: ordinary ``Conv2d`` / ``Conv3d`` and SiLU on the flattened channels, with a
   width chosen for a parameter count similar to the Clifford model's; not equivariant.
 
@@ -48,8 +50,9 @@ from torch import nn
 
 from groups import Rep, get_group
 from groups.clifford.algebra import CliffordAlgebra
-from groups.clifford.layers import MultivectorGate, MultivectorNorm
 from implicit_kernels import GridConv
+from implicit_kernels.module import EquivariantModule
+from implicit_kernels.nn import Gate
 
 _CONV = {2: nn.Conv2d, 3: nn.Conv3d}
 UPDATE_SCALE = 0.05  # initial factor of the update: one step changes a field little
@@ -108,18 +111,16 @@ class PaddedConv(nn.Module):
         return self.conv(pad(x, self.width, self.periodic))
 
 
-class FieldActivation(nn.Module):
-    """:class:`MultivectorNorm` then :class:`MultivectorGate` on ``(B, channels 2^n, *grid)``, each
-    channel a multivector (or, for :class:`SteerableResNet`, its irreps in the same block layout)."""
+class ChannelsLast(nn.Module):
+    """A pointwise module of :mod:`implicit_kernels.nn` (acting on ``(..., C)``) applied at every grid
+    point of ``(B, C, *grid)``."""
 
-    def __init__(self, algebra: CliffordAlgebra, channels: int):
+    def __init__(self, module: EquivariantModule):
         super().__init__()
-        self.channels, self.blades = channels, algebra.dim
-        self.norm, self.gate = MultivectorNorm(algebra, channels), MultivectorGate()
+        self.module = module
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fields = x.unflatten(1, (self.channels, self.blades)).movedim((1, 2), (-2, -1))  # (B, *grid, C, 2^n)
-        return self.gate(self.norm(fields)).movedim((-2, -1), (1, 2)).flatten(1, 2)
+        return self.module(x.movedim(1, -1)).movedim(-1, 1)
 
 
 class ResidualBlock(nn.Module):
@@ -187,7 +188,7 @@ class CliffordResNet(ForecastResNet):
         spacetime = {"time_step": io.time_step, "signal_speed": 1.0} if io.time_step is not None else {}
         super().__init__(io, steerable_conv(group.multivector, kernel_size, io.periodic, head=head, **spacetime,
                                             **kernel_options),
-                         _field_activation(group.algebra), channels, blocks)
+                         gate(group.multivector), channels, blocks)
 
 
 class SteerableResNet(ForecastResNet):
@@ -200,7 +201,7 @@ class SteerableResNet(ForecastResNet):
         clifford = get_group(io.group_name)
         field, basis = clifford.escnn_equivalent(clifford.multivector)
         super().__init__(io, steerable_conv(field, kernel_size, io.periodic, **kernel_options),
-                         _field_activation(clifford.algebra), channels, blocks, basis=basis)
+                         gate(field), channels, blocks, basis=basis)
 
 
 class PlainResNet(ForecastResNet):
@@ -225,8 +226,9 @@ def steerable_conv(field: Rep, kernel_size: int, periodic: tuple[bool, ...],
     return conv
 
 
-def _field_activation(algebra: CliffordAlgebra) -> Callable[[int], nn.Module]:
-    return lambda channels: FieldActivation(algebra, channels)
+def gate(field: Rep) -> Callable[[int], nn.Module]:
+    """``channels ->`` a :class:`~implicit_kernels.nn.Gate` on ``channels x field`` at every grid point."""
+    return lambda channels: ChannelsLast(Gate(channels * field))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from benchmarks.pde.data import TASKS, load
 from benchmarks.pde.models import MODELS, PlainResNet
 from benchmarks.pde.train import PROTOCOLS, VAL_SEED, Windows, equivariance_error
 from groups import get_group
+from implicit_kernels.equivariance import TOLERANCE
 
 TINY = ["--grid", "8", "--frames", "5", "--history", "2", "--val-trajectories", "1", "--test-trajectories", "1",
         "--channels", "2", "--blocks", "1", "--epochs", "1", "--eval-every", "1"]
@@ -79,9 +80,9 @@ def test_every_model_trains_on_every_task(task, model, cache, tmp_path):
     record = json.loads(out.read_text())
     assert record["epochs"] == 1 and len(record["history"]) == 1 and record["params"] > 0
     assert record["test_rel_mse"] == record["history"][0]["test"] and math.isfinite(record["test_rel_mse"])
-    assert record["seconds_per_epoch"] > 0 and record["persistence_test_rel_mse"] > 0
-    assert (record["equivariance_error"] < 1e-5) == (model != "resnet")
-    assert (record["equivariance_error_float64"] < 1e-10) == (model != "resnet")
+    assert math.isfinite(record["seconds_per_epoch"]) and record["persistence_test_rel_mse"] > 0
+    assert (record["equivariance_error"] <= TOLERANCE[torch.float32]) == (model != "resnet")
+    assert (record["equivariance_error_float64"] <= TOLERANCE[torch.float64]) == (model != "resnet")
 
 
 def test_steerable_model_needs_a_euclidean_space_grid():
@@ -100,12 +101,11 @@ def test_training_resumes_from_its_checkpoint(cache, tmp_path):
     assert resumed["history"][1]["val"] == pytest.approx(straight["history"][1]["val"], rel=1e-5)
 
 
-# float64 with randomised parameters (any structural error shows); float32 as initialised: with
-# randomised parameters the O(1,2) model reaches 1e-3, as MultivectorNorm's sqrt(|q| + 1e-6) amplifies
-# the rounding of q near the light cone (see benchmarks/pde/README.md)
-@pytest.mark.parametrize("dtype, tolerance, perturb", [(torch.float64, 1e-10, True), (torch.float32, 1e-5, False)])
+# float64 with randomised parameters (any structural error shows); float32 as initialised, where
+# rounding stays small (see benchmarks/pde/README.md on float32 near the light cone)
+@pytest.mark.parametrize("dtype, perturb", [(torch.float64, True), (torch.float32, False)])
 @pytest.mark.parametrize("task, model", [case for case in CASES if case[1] != "resnet"])
-def test_steerable_models_are_exactly_equivariant_on_the_grid(task, model, dtype, tolerance, perturb):
+def test_steerable_models_are_exactly_equivariant_on_the_grid(task, model, dtype, perturb):
     io = io_of(task)
     net = MODELS[model](io, channels=2, blocks=1)
     net = (randomised(net) if perturb else net).to(dtype).eval()
@@ -113,7 +113,7 @@ def test_steerable_models_are_exactly_equivariant_on_the_grid(task, model, dtype
     x = torch.randn(2, io.inputs, 2**io.dim, *grid, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     group = get_group(io.group_name)
     assert len(group.grid_elements()) == (16 if io.time_step is not None else {2: 8, 3: 48}[io.dim])
-    assert equivariance_error(net, x.to(dtype), group) < tolerance
+    assert equivariance_error(net, x.to(dtype), group) <= TOLERANCE[dtype]
 
 
 def test_spacetime_model_commutes_with_time_reversal_and_space_flips():
@@ -124,7 +124,7 @@ def test_spacetime_model_commutes_with_time_reversal_and_space_flips():
     elements = group.grid_elements()
     assert all(any(torch.equal(g, h.double()) for g in elements) for h in (reversal, flip))
     x = torch.randn(2, io.inputs, 8, 4, 6, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    assert equivariance_error(net, x, group, torch.stack([reversal, flip]).double()) < 1e-10
+    assert equivariance_error(net, x, group, torch.stack([reversal, flip]).double()) <= TOLERANCE[torch.float64]
 
 
 def test_plain_resnet_is_not_rotation_equivariant():
@@ -150,7 +150,8 @@ def test_two_processes_under_torchrun(cache, tmp_path):
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(command, check=True, timeout=300, capture_output=True, env=environment)
     result = json.loads(out.read_text())
-    assert result["world_size"] == 2 and result["epochs"] == 2 and result["equivariance_error"] < 1e-5
+    assert result["world_size"] == 2 and result["epochs"] == 2
+    assert result["equivariance_error"] <= TOLERANCE[torch.float32]
 
 
 def test_data_efficiency_sweep_writes_json_table_and_plot(cache, tmp_path):
