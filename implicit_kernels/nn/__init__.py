@@ -9,9 +9,11 @@ gets all of them.
 * :class:`Linear`: every equivariant linear map, bias on invariant directions;
 * :class:`TensorProduct`: every equivariant bilinear map; :class:`TensorSquare`: ``x -> B(x, x)``;
 * :class:`Invariants`: linear and quadratic invariants of each field;
-* :class:`Gate`: nonlinearity on invariants, invariant gates on the rest (any rep);
+* :class:`Gate`: nonlinearity on invariants, invariant gates on the rest (any rep; gates from the
+  feature's invariants or from extra input scalars);
   :class:`NormActivation`: scaling by a function of each field's invariant norm (definite forms);
 * :class:`FieldNorm`, :class:`BatchNorm`: normalisation per sample and over the batch;
+  :class:`SizeNorm`: each field divided by a learnable blend of 1 and its invariant size;
 * :func:`global_pool`, :class:`GridAvgPool`: sums and means over points and grid cells;
 * :class:`Sequential`: a chain of modules (point, grid and pointwise) whose reps must fit.
 """
@@ -19,7 +21,7 @@ gets all of them.
 from implicit_kernels.nn.activations import Gate, NormActivation
 from implicit_kernels.nn.invariants import Invariants
 from implicit_kernels.nn.linear import Linear
-from implicit_kernels.nn.norm import BatchNorm, FieldNorm
+from implicit_kernels.nn.norm import BatchNorm, FieldNorm, SizeNorm
 from implicit_kernels.nn.pooling import GridAvgPool, global_pool
 from implicit_kernels.nn.sequential import Sequential
 from implicit_kernels.nn.tensor_product import TensorProduct, TensorSquare
@@ -33,6 +35,7 @@ __all__ = [
     "Linear",
     "NormActivation",
     "Sequential",
+    "SizeNorm",
     "TensorProduct",
     "TensorSquare",
     "global_pool",

@@ -25,29 +25,37 @@ def signed_log(x: torch.Tensor) -> torch.Tensor:
 
 
 class Gate(ConstantsModule, EquivariantModule):
-    """``rep -> rep``: a nonlinearity on the invariant part, invariant gates on everything else.
+    """A nonlinearity on the invariant part, invariant gates on everything else.
 
     Every copy ``x`` of a part type ``t`` (:meth:`groups.Rep.decompose`) is split into its
     invariant coordinates ``c = L x`` and remainder ``r = x - U c``
     (:mod:`~implicit_kernels.nn.structure`), and becomes
 
-        U act(c) + sigmoid(s_x) r,       s = W signed_log(invariants(f)) + b,
+        U act(c) + sigmoid(s_x) r
 
-    with one gate ``s_x`` per copy that has a remainder, computed by a learnable affine map from all
-    invariants of the whole feature ``f`` (:class:`Invariants`). ``U act(c)`` is invariant, ``r``
+    with one invariant gate ``s_x`` per copy that has a remainder. ``U act(c)`` is invariant, ``r``
     transforms as ``x`` does and ``sigmoid(s_x)`` is an invariant scalar, so the module is exactly
     equivariant for every rep, orthogonal or not (Lorentz tensors, non-orthogonal changes of
-    basis) and never divides by a norm.
+    basis), and never divides by a norm. Where the gates come from:
+
+    * ``gates="invariants"`` (``rep -> rep``): ``s = W signed_log(invariants(f)) + b``, a learnable
+      affine map of all invariants of the whole feature ``f`` (:class:`Invariants`);
+    * ``gates="inputs"`` (``rep + k trivial -> rep``, as e3nn's and escnn's gated nonlinearities):
+      the ``k`` gate scalars follow the feature in the input, one per gated copy in the order of
+      :class:`~implicit_kernels.nn.fields.FieldLayout` (type by type, copy by copy); no parameters.
 
     Args:
-        rep: the feature rep.
+        rep: the feature rep (``rep_out``).
         activation: applied to the invariant coordinates (default SiLU).
+        gates: ``"invariants"`` or ``"inputs"``.
 
-    Shapes: ``(..., rep.size) -> (..., rep.size)``.
+    Shapes: ``(..., rep_in.size) -> (..., rep.size)``.
     """
 
-    def __init__(self, rep: Rep, activation: Activation = F.silu):
+    def __init__(self, rep: Rep, activation: Activation = F.silu, gates: str = "invariants"):
         super().__init__()
+        if gates not in ("invariants", "inputs"):
+            raise ValueError(f"gates must be 'invariants' or 'inputs', got {gates!r}")
         self.rep_in = self.rep_out = rep
         self.activation = activation
         self.layout = FieldLayout(rep)
@@ -67,13 +75,22 @@ class Gate(ConstantsModule, EquivariantModule):
             columns = None if structure.is_invariant else slice(gated, gated + t.multiplicity)
             gated += 0 if structure.is_invariant else t.multiplicity
             self._types.append((*names, not structure.is_invariant, columns))
-        self.invariants = Invariants(rep) if gated else None
-        self.gates = nn.Linear(self.invariants.count, gated) if gated else None
+        self.gate_count = gated
+        self.gates_from_inputs = gates == "inputs"
+        self.invariants = self.gates = None
+        if self.gates_from_inputs and gated:
+            self.rep_in = rep + gated * rep.group.trivial
+        elif gated:
+            self.invariants = Invariants(rep)
+            self.gates = nn.Linear(self.invariants.count, gated)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_features(x, self.rep_in, dim=x.dim() - 1, what="Gate input")
-        pieces = self.layout.split(x)
         gates = None
+        if self.gates_from_inputs:
+            x, scalars = x.split([self.rep_out.size, x.shape[-1] - self.rep_out.size], dim=-1)
+            gates = torch.sigmoid(scalars)
+        pieces = self.layout.split(x)
         if self.gates is not None:
             gates = torch.sigmoid(self.gates(signed_log(self.invariants.from_pieces(pieces))))
         out = []

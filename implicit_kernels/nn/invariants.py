@@ -20,15 +20,18 @@ class Invariants(ConstantsModule, EquivariantModule):
     and, unless ``t`` is wholly invariant, the quadratic invariants ``x^T S_b x`` for a basis ``S_b``
     of the invariant symmetric forms of ``t``: ``|x|^2`` for orthogonal reps, the quadratic form
     ``q`` of each grade for Clifford multivectors, the solved forms otherwise. All are polynomials,
-    so they are finite everywhere, null vectors included (where ``q = 0``). Output order: all
-    linear invariants (type by type, copy by copy), then all quadratic ones.
+    so they are finite everywhere, null vectors included (where ``q = 0``). With ``norms=True``
+    the quadratic invariants ``v`` are returned as sizes ``sqrt(|v| + eps)`` instead (the norm for
+    definite forms; ``eps`` keeps the gradient finite at zero). Output order: all linear invariants
+    (type by type, copy by copy), then all quadratic ones.
 
     Shapes: ``(..., rep.size) -> (..., count)``.
     """
 
-    def __init__(self, rep: Rep):
+    def __init__(self, rep: Rep, norms: bool = False, eps: float = 1e-12):
         super().__init__()
         self.rep_in = rep
+        self.norms, self.eps = norms, float(eps)
         self.layout = FieldLayout(rep)
         # per type: the constant of L (or "identity", or None) and of the forms (or the scale c
         # when the only form is c I, then the invariant is c |x|^2; or None)
@@ -75,6 +78,8 @@ class Invariants(ConstantsModule, EquivariantModule):
             elif quad is not None:
                 forms = self.constant(quad, piece)
                 quadratic.append(torch.einsum("...md,kde,...me->...mk", piece, forms, piece).flatten(-2))
+        if self.norms:
+            quadratic = [(value.abs() + self.eps).sqrt() for value in quadratic]
         values = linear + quadratic
         if not values:
             return pieces[0].new_zeros(*pieces[0].shape[:-2], 0)

@@ -1,5 +1,5 @@
-"""Normalisation of features of any rep: per sample (:class:`FieldNorm`) and over the batch
-(:class:`BatchNorm`).
+"""Normalisation of features of any rep: per sample (:class:`FieldNorm`), over the batch
+(:class:`BatchNorm`) and per field (:class:`SizeNorm`).
 
 Both split every copy ``x`` of a part type into its invariant coordinates ``c = L x`` and the
 remainder ``r = x - U c`` (:mod:`~implicit_kernels.nn.structure`). Only ``c`` is shifted (a mean
@@ -160,3 +160,40 @@ class BatchNorm(_InvariantSplit):
     def _update(self, name: str, value: torch.Tensor) -> None:
         running = getattr(self, name)
         running.lerp_(value.detach().to(running.dtype), self.momentum)
+
+
+class SizeNorm(ConstantsModule, EquivariantModule):
+    """Per-field normalisation with a learnable strength, the Clifford-steerable CNNs' multivector
+    norm for any rep: every copy ``x`` of a part type becomes
+
+        x / (1 + sigmoid(a_x) (sqrt(|x|^2 + eps) - 1))
+
+    with ``|x|^2`` the invariant size of the module docstring (over the whole copy, invariant
+    coordinates included) and one learnable ``a_x`` per copy (``sigmoid(a) -> 0``: identity;
+    ``-> 1``: divide by the size). The denominator is at least ``1 - sigmoid(a_x) > 0``, so null and
+    zero fields are only scaled by a constant.
+
+    Shapes: ``(..., rep.size) -> (..., rep.size)``.
+    """
+
+    def __init__(self, rep: Rep, eps: float = 1e-6):
+        super().__init__()
+        self.rep_in = self.rep_out = rep
+        self.eps = float(eps)
+        self.layout = FieldLayout(rep)
+        for index, t in enumerate(self.layout.types):
+            structure = type_structure(t.rep)
+            forms = structure.forms if structure.definite is None else structure.definite[None]
+            if len(forms) == 0:
+                raise ValueError(f"the field {t.rep!r} of {rep!r} has no invariant symmetric form to measure it")
+            self.register_constant(f"forms_{index}", forms)
+        self.logits = nn.ParameterList(nn.Parameter(torch.zeros(t.multiplicity)) for t in self.layout.types)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_features(x, self.rep_in, dim=x.dim() - 1, what="SizeNorm input")
+        out = []
+        for index, (piece, logit) in enumerate(zip(self.layout.split(x), self.logits)):
+            forms = self.constant(f"forms_{index}", piece)
+            size = (torch.einsum("...md,bde,...me->...mb", piece, forms, piece).abs().sum(-1) + self.eps).sqrt()
+            out.append(piece / (1 + torch.sigmoid(logit) * (size - 1))[..., None])
+        return self.layout.merge(out)

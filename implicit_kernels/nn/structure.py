@@ -56,8 +56,13 @@ def symmetric_forms(rep: Rep) -> torch.Tensor:
         return maps
     symmetric = (maps + maps.transpose(1, 2)).flatten(1) / 2
     u, s, vh = torch.linalg.svd(symmetric, full_matrices=False)
-    span = vh[s > _RANK_TOL * max(float(s[0]), 1e-300)]
-    return normalised_basis(span.reshape(-1, rep.size, rep.size))
+    span = vh[s > _RANK_TOL * max(float(s[0]), 1e-300)].reshape(-1, rep.size, rep.size)
+    # sign convention: the first non-negligible diagonal entry is positive (|x|^2, not -|x|^2)
+    diagonals = torch.diagonal(span, dim1=1, dim2=2)
+    first = (diagonals.abs() > 1e-9 * diagonals.abs().amax(dim=1, keepdim=True)).to(torch.int64).argmax(dim=1)
+    signs = torch.sign(diagonals.gather(1, first[:, None]))[:, 0]
+    signs[signs == 0] = 1
+    return normalised_basis(span * signs[:, None, None])
 
 
 def positive_definite_form(forms: torch.Tensor) -> torch.Tensor | None:

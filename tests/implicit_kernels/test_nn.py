@@ -22,6 +22,7 @@ from implicit_kernels.nn import (
     Linear,
     NormActivation,
     Sequential,
+    SizeNorm,
     TensorProduct,
     TensorSquare,
     global_pool,
@@ -35,6 +36,8 @@ MODULES = {
     "Gate": lambda G, rep: Gate(rep),
     "FieldNorm": lambda G, rep: FieldNorm(rep),
     "BatchNorm": lambda G, rep: BatchNorm(rep),
+    "SizeNorm": lambda G, rep: SizeNorm(rep),
+    "GateFromInputs": lambda G, rep: Gate(rep, gates="inputs"),
     "TensorSquare": lambda G, rep: TensorSquare(rep, G.trivial + rep),
     "Sequential": lambda G, rep: Sequential(Linear(rep, rep), Gate(rep), BatchNorm(rep), Linear(rep, G.standard)),
 }
@@ -183,6 +186,22 @@ def test_gate_keeps_the_invariant_part_of_a_lorentz_tensor_exact():
     gate = Gate(G.T(1, 1), activation=torch.tanh).double()
     identity = torch.eye(4, dtype=torch.float64).flatten()
     assert torch.allclose(gate(3.0 * identity[None])[0], np.tanh(3.0) * identity, atol=1e-14)
+
+
+def test_gate_with_input_gates_scales_each_field_by_its_own_scalar():
+    G = get_group("O(3)")
+    gate = Gate(G.trivial + 2 * G.standard, gates="inputs").double()
+    x = torch.randn(7 + 2, dtype=torch.float64)
+    expected = torch.cat([torch.nn.functional.silu(x[:1]), x[1:4] * torch.sigmoid(x[7]), x[4:7] * torch.sigmoid(x[8])])
+    assert gate.rep_in.size == 9 and torch.allclose(gate(x[None])[0], expected, atol=1e-15)
+
+
+def test_invariants_are_squared_norms_or_norms_of_orthogonal_fields():
+    G = get_group("O(3)")
+    x = torch.randn(4, 1 + 6, dtype=torch.float64)
+    squares = torch.stack([x[:, 1:4].square().sum(1), x[:, 4:].square().sum(1)], dim=1)
+    assert torch.allclose(Invariants(G.trivial + 2 * G.standard).double()(x), torch.cat([x[:, :1], squares], 1))
+    assert torch.allclose(Invariants(G.trivial + 2 * G.standard, norms=True).double()(x)[:, 1:], squares.sqrt())
 
 
 # ------------------------------------------------------------------------------------------------
