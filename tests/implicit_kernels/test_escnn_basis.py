@@ -6,20 +6,14 @@ dense basis, and work inside PointConv and GridConv like the implicit kernels.""
 
 import pytest
 import torch
+from conftest import LOOSER_TOLERANCE
 
 from groups import LinearHeadKernelNetwork, get_group
 from implicit_kernels import GridConv, ImplicitKernel, PointConv
 from implicit_kernels.analytic import analytic_basis, matrix_rank, span_residual, stabiliser_hom_dim
-from implicit_kernels.equivariance import (
-    grid_conv_equivariance_error,
-    kernel_equivariance_error,
-    point_conv_equivariance_error,
-    relative_error,
-)
+from implicit_kernels.equivariance import TOLERANCE, assert_equivariant, point_conv_equivariance_error, relative_error
 from implicit_kernels.escnn_basis import default_band_limit, escnn_sampler
 
-# escnn's 3D harmonic bases carry float32-level constants: about 1e-8 in float64 (measured 1.3e-8)
-FLOAT64_TOLERANCE = {2: 1e-12, 3: 1e-7}
 GROUPS = ["O(2)", "SO(2)", "D4", "C8", "O(3)", "SO(3)", "O(2)z", "O(3,0)", "O(2,0)", "O(3)-mat"]
 
 
@@ -27,17 +21,17 @@ def reps(G):
     return 2 * G.trivial + G.standard, G.trivial + 2 * G.standard
 
 
+def tolerance(G) -> dict[torch.dtype, float]:
+    """escnn's 3D harmonic bases carry float32-level constants (see ``LOOSER_TOLERANCE``); its 2D
+    ones are exact."""
+    return LOOSER_TOLERANCE["escnn_basis_3d"] if G.n == 3 else TOLERANCE
+
+
 @pytest.mark.parametrize("name", GROUPS)
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_kernel_constraint_with_invariant_attributes(name, dtype, generator):
+def test_kernel_constraint_with_invariant_attributes(name):
     G = get_group(name)
     rep_in, rep_out = reps(G)
-    kernel = ImplicitKernel(rep_in, rep_out, 2 * G.trivial, basis="analytic").to(dtype)
-    x = torch.randn(64, G.n, generator=generator, dtype=dtype)
-    attr = torch.randn(64, 2, generator=generator, dtype=dtype)
-    g = G.sample(64, generator=generator, dtype=torch.float64)
-    tolerance = FLOAT64_TOLERANCE[G.n] if dtype == torch.float64 else 1e-5
-    assert kernel_equivariance_error(kernel, g, x, attr) < tolerance
+    assert_equivariant(ImplicitKernel(rep_in, rep_out, 2 * G.trivial, basis="analytic"), tolerance(G), n_samples=64)
 
 
 @pytest.mark.parametrize("name", GROUPS)
@@ -56,21 +50,11 @@ def test_complete_and_inside_escnns_dense_basis(name, generator):
     assert span_residual(kernel(points).detach(), dense) < 1e-6
 
 
-def test_point_and_grid_layers_are_equivariant(generator):
+def test_point_and_grid_layers_are_equivariant():
     G = get_group("O(3)")
     rep_in, rep_out = reps(G)
-    conv = PointConv(rep_in, rep_out, G.trivial, radius=1.5, basis="analytic").double()
-    pos = torch.randn(30, 3, generator=generator, dtype=torch.float64)
-    f = torch.randn(30, rep_in.size, generator=generator, dtype=torch.float64)
-    edges = torch.randint(0, 30, (2, 120), generator=generator)
-    attr = torch.randn(120, 1, generator=generator, dtype=torch.float64)
-    g = G.sample(1, generator=generator)[0]
-    translation = torch.randn(3, generator=generator, dtype=torch.float64)
-    assert point_conv_equivariance_error(conv, g, translation, f, pos, edges, attr) < 1e-7
-    grid = GridConv(rep_in, rep_out, kernel_size=3, basis="analytic").double()
-    signal = torch.randn(2, rep_in.size, 5, 5, 5, generator=generator, dtype=torch.float64)
-    quarter_turn = torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]], dtype=torch.float64)
-    assert grid_conv_equivariance_error(grid, quarter_turn, signal) < 1e-7
+    assert_equivariant(PointConv(rep_in, rep_out, G.trivial, radius=1.5, basis="analytic"), tolerance(G), n_samples=4)
+    assert_equivariant(GridConv(rep_in, rep_out, kernel_size=3, basis="analytic"), tolerance(G), n_samples=48)
 
 
 def test_state_dict_round_trip_and_dtype_moves(generator):
@@ -109,7 +93,7 @@ def test_constant_coefficients_take_the_linear_head_path(generator):
     assert torch.allclose(conv(f, pos, edges), expected, atol=1e-12)
     g = G.sample(1, generator=generator)[0]
     translation = torch.randn(3, generator=generator, dtype=torch.float64)
-    assert point_conv_equivariance_error(conv, g, translation, f, pos, edges) < 1e-7
+    assert point_conv_equivariance_error(conv, g, translation, f, pos, edges) <= tolerance(G)[torch.float64]
 
 
 def _escnn_buffers(G, rep_in, rep_out, rings, ring_width):
