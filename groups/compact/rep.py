@@ -94,11 +94,12 @@ class EscnnRep(Rep):
         return FieldType(self.group.gspace, list(self.parts))
 
     def __eq__(self, other) -> bool:
-        return (
-            isinstance(other, EscnnRep)
-            and other.group == self.group
-            and other.representation.irreps == self.representation.irreps
-            and np.allclose(other.change_of_basis, self.change_of_basis)
+        if not isinstance(other, EscnnRep) or other.group != self.group:
+            return False
+        if other.representation is self.representation:
+            return True
+        return other.representation.irreps == self.representation.irreps and np.allclose(
+            other.change_of_basis, self.change_of_basis
         )
 
     __hash__ = None

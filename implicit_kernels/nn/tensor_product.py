@@ -41,10 +41,12 @@ class TensorProduct(ConstantsModule, EquivariantModule):
         self.layout_out = FieldLayout(rep_out)
         self.weights = nn.ParameterList()
         bases: dict[tuple[int, int, int], tuple[torch.Tensor, int]] = {}  # (a, b, out) -> (basis, weight)
+        products = {(i, j): t_a.rep.tensor(t_b.rep)
+                    for i, t_a in enumerate(self.layout_a.types) for j, t_b in enumerate(self.layout_b.types)}
         for o, t_out in enumerate(self.layout_out.types):
             for i, t_a in enumerate(self.layout_a.types):
                 for j, t_b in enumerate(self.layout_b.types):
-                    basis = group.intertwiners(t_a.rep.tensor(t_b.rep), t_out.rep)
+                    basis = group.intertwiners(products[i, j], t_out.rep)
                     if basis.shape[0] == 0:
                         continue
                     shape = (t_out.multiplicity, t_a.multiplicity, t_b.multiplicity, basis.shape[0])
