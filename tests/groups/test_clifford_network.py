@@ -4,13 +4,14 @@ head, and the equivariance of its layers."""
 
 import pytest
 import torch
+from conftest import LOOSER_TOLERANCE
 
 from groups import get_group
 from groups.clifford.layers import GeometricProductLayer, MultivectorGate, MultivectorLinear, MultivectorNorm
 from implicit_kernels import ImplicitKernel
 from implicit_kernels.analytic import implicit_rank, stabiliser_hom_dim
 from implicit_kernels.coverage_table import SIGNATURES, generic_point
-from implicit_kernels.equivariance import kernel_equivariance_error
+from implicit_kernels.equivariance import TOLERANCE, assert_equivariant, kernel_equivariance_error, relative_error
 
 KERNEL_SIGNATURES = [(2, 0), (3, 0), (1, 1), (1, 2), (2, 1), (1, 3), (2, 2)]
 
@@ -25,14 +26,12 @@ def mixed_reps(G):
 
 @pytest.mark.parametrize("signature", KERNEL_SIGNATURES, ids=name)
 @pytest.mark.parametrize("head", ["complete", "single"])
-@pytest.mark.parametrize("dtype, rapidity, tolerance", [(torch.float64, 2.0, 1e-9), (torch.float32, 1.0, 1e-4)])
-def test_kernel_constraint_with_boosts(signature, head, dtype, rapidity, tolerance, generator):
+@pytest.mark.parametrize("dtype, rapidity", [(torch.float64, 2.0), (torch.float32, 1.0)])
+def test_kernel_constraint_with_boosts(signature, head, dtype, rapidity, generator):
     G = get_group(name(signature))
-    kernel = ImplicitKernel(*mixed_reps(G), attr=G.grade(1), head=head).to(dtype)
-    g = G.sample(64, generator=generator, max_rapidity=rapidity)
-    x = torch.randn(64, G.n, generator=generator, dtype=torch.float64)
-    a = torch.randn(64, G.n, generator=generator, dtype=torch.float64)
-    assert kernel_equivariance_error(kernel, g, x.to(dtype), a.to(dtype)) <= tolerance
+    kernel = ImplicitKernel(*mixed_reps(G), attr=G.grade(1), head=head)
+    elements = G.sample(64, generator=generator, max_rapidity=rapidity)
+    assert_equivariant(kernel, LOOSER_TOLERANCE["boosts"], dtypes=(dtype,), elements=elements)
 
 
 def test_a_wrong_representation_is_detected(generator):
@@ -43,7 +42,7 @@ def test_a_wrong_representation_is_detected(generator):
     wrong = G.sample(16, generator=generator, max_rapidity=1.0)  # rho(g') instead of rho(g)
     lhs = kernel(torch.einsum("kij,kj->ki", g, x))
     rhs = G.multivector(wrong) @ kernel(x) @ torch.linalg.inv(G.multivector(wrong))
-    assert (lhs - rhs).norm() / rhs.norm() > 1e-2
+    assert relative_error(lhs, rhs) > 1e-2
 
 
 @pytest.mark.parametrize("signature", [(1, 2), (1, 3), (2, 2)], ids=name)
@@ -60,9 +59,7 @@ def test_null_vectors_and_the_origin_give_finite_kernels_and_gradients(signature
     assert all(bool(torch.isfinite(p.grad).all()) for p in kernel.parameters() if p.grad is not None)
     # at the origin the stabiliser is all of O(p, q): only grade-wise scalings survive
     g = G.sample(8, generator=torch.Generator().manual_seed(0), max_rapidity=1.0)
-    origin = values[2].detach()
-    rho = G.multivector(g)
-    assert torch.allclose(rho @ origin @ torch.linalg.inv(rho), origin.expand(8, -1, -1), atol=1e-9)
+    assert kernel_equivariance_error(kernel, g, torch.zeros(8, G.n, dtype=torch.float64)) <= TOLERANCE[torch.float64]
 
 
 @pytest.mark.parametrize("signature", SIGNATURES, ids=name)
@@ -111,14 +108,15 @@ def test_bad_reps_and_options_are_rejected():
     ],
     ids=["linear", "product", "norm", "gate"],
 )
-def test_layers_commute_with_the_action(layer, generator):
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_layers_commute_with_the_action(layer, dtype, generator):
     G = get_group("O(1,3)")
-    module = layer(G.algebra).double()
-    x = torch.randn(5, 3, 16, generator=generator, dtype=torch.float64)
-    rho = G.multivector(G.sample(5, generator=generator, max_rapidity=1.5))[:, None]
+    module = layer(G.algebra).to(dtype)
+    x = torch.randn(5, 3, 16, generator=generator, dtype=torch.float64).to(dtype)
+    rho = G.multivector(G.sample(5, generator=generator, max_rapidity=1.5))[:, None].to(dtype)
     lhs = module((rho @ x[..., None])[..., 0])
     rhs = (rho @ module(x)[..., None])[..., 0]
-    assert (lhs - rhs).norm() / rhs.norm() <= 1e-12
+    assert relative_error(lhs, rhs) <= LOOSER_TOLERANCE["boosts"][dtype]
 
 
 def test_norm_is_finite_on_null_and_negative_multivectors():
@@ -140,7 +138,8 @@ def test_state_dict_round_trip_and_dtype_moves(generator):
     copy.load_state_dict(kernel.state_dict())
     assert torch.equal(copy(x), kernel(x))
     assert torch.allclose(kernel.double()(x.double()), copy(x).double(), rtol=1e-5, atol=1e-6)
-    assert kernel_equivariance_error(kernel, G.sample(10, generator=generator, max_rapidity=2.0), x.double()) <= 1e-9
+    elements = G.sample(10, generator=generator, max_rapidity=2.0)
+    assert kernel_equivariance_error(kernel, elements, x.double()) <= LOOSER_TOLERANCE["boosts"][torch.float64]
 
 
 @pytest.mark.parametrize("signature", [(1, 3), (3, 1), (2, 2), (1, 2), (3, 0)], ids=name)
