@@ -79,6 +79,11 @@ class PointConv(EquivariantModule):
             intermediate small enough for the allocator to reuse (large CPU tensors are mapped
             fresh from the OS on every call, and their page faults cost more than the arithmetic).
         **kernel_options: passed to :class:`ImplicitKernel`.
+
+    How edges are grouped and chunked depends on ``edge_index``, so the layer refuses
+    ``torch.jit.trace`` (a trace would replay the traced graph's grouping on every graph); run it
+    eagerly or under ``torch.compile`` (the graph-dependent steps become graph breaks).
+    ``torch.jit.script`` is not supported.
     """
 
     inputs = "graph"
@@ -120,6 +125,15 @@ class PointConv(EquivariantModule):
         edge_index: torch.Tensor,
         attr: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """``(N, rep_in.size)`` features, ``(N, n)`` positions, ``(2, E)`` edges and ``(E, attr.size)``
+        attributes -> ``(N, rep_out.size)``. ``RuntimeError`` under ``torch.jit.trace`` (see the class
+        docstring)."""
+        if torch.jit.is_tracing():
+            raise RuntimeError(
+                "PointConv cannot be traced with torch.jit.trace: it groups and chunks edges by the values of "
+                "edge_index, and a trace would replay the traced graph's grouping on every other graph (wrong "
+                "results, no error). Call it eagerly or through torch.compile; torch.jit.script is not supported."
+            )
         check_features(f, self.rep_in, dim=1, what="PointConv features")
         if f.dim() != 2:
             raise ValueError(f"PointConv features must be (N, {self.rep_in.size}), got shape {tuple(f.shape)}")
