@@ -24,7 +24,7 @@ from implicit_kernels.bias import InvariantBias
 from implicit_kernels.escnn_interop import LAYOUTS, to_escnn_layout
 from implicit_kernels.kernel import ImplicitKernel
 from implicit_kernels.module import EquivariantModule
-from implicit_kernels.validation import check_features, check_reps
+from implicit_kernels.validation import check_dtypes, check_features, check_reps
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
@@ -74,7 +74,9 @@ class GridConv(EquivariantModule):
         **kernel_options: passed to :class:`ImplicitKernel` (e.g. ``width``, ``depth``).
 
     The kernel grid is the buffer ``offsets``; in eval mode the sampled weight is cached (and
-    rebuilt when parameters, dtype or device change) and treated as a constant.
+    rebuilt when parameters, dtype or device change) and treated as a constant. The input must have
+    the dtype of the layer's parameters (``TypeError`` otherwise; nothing is cast): ``.to(dtype)``
+    converts the layer.
     """
 
     inputs = "grid"
@@ -146,6 +148,8 @@ class GridConv(EquivariantModule):
         return self._cache[1]
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
+        """``(B, rep_in.size, *spatial)`` in the parameters' dtype (else ``TypeError``) ->
+        ``(B, rep_out.size, *spatial')``."""
         n = self.group.n
         check_features(f, self.rep_in, dim=1, what="GridConv input")
         if f.dim() != n + 2:
@@ -153,13 +157,14 @@ class GridConv(EquivariantModule):
                 f"GridConv input must be (B, {self.rep_in.size}, *spatial) with {n} spatial axes "
                 f"for {self.group.name}, got shape {tuple(f.shape)}"
             )
+        check_dtypes(self, f, "GridConv input")
         pad = {"same": self.kernel_size // 2, "valid": 0}.get(self.padding, self.padding)
         if self.padding_mode != "zeros" and pad:
             f = F.pad(f, (pad,) * (2 * n), mode=self.padding_mode)
             pad = 0
-        y = _CONV[n](f, self._weight_for_forward().to(f.dtype), stride=self.stride, padding=pad)
+        y = _CONV[n](f, self._weight_for_forward(), stride=self.stride, padding=pad)
         if self.bias is not None:
-            y = y + self.bias().to(y.dtype).view(1, -1, *([1] * n))
+            y = y + self.bias().view(1, -1, *([1] * n))
         return y
 
     def extra_repr(self) -> str:

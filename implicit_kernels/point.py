@@ -18,7 +18,14 @@ from groups import LinearHeadKernelNetwork, Rep
 from implicit_kernels.bias import InvariantBias
 from implicit_kernels.kernel import ImplicitKernel
 from implicit_kernels.module import EquivariantModule
-from implicit_kernels.validation import check_attr, check_edge_index, check_features, check_positions, check_reps
+from implicit_kernels.validation import (
+    check_attr,
+    check_dtypes,
+    check_edge_index,
+    check_features,
+    check_positions,
+    check_reps,
+)
 
 _CALIBRATION_SAMPLES = 2048
 
@@ -80,10 +87,12 @@ class PointConv(EquivariantModule):
             fresh from the OS on every call, and their page faults cost more than the arithmetic).
         **kernel_options: passed to :class:`ImplicitKernel`.
 
-    How edges are grouped and chunked depends on ``edge_index``, so the layer refuses
-    ``torch.jit.trace`` (a trace would replay the traced graph's grouping on every graph); run it
-    eagerly or under ``torch.compile`` (the graph-dependent steps become graph breaks).
-    ``torch.jit.script`` is not supported.
+    Features, positions and attributes must have the dtype of the layer's parameters
+    (``TypeError`` otherwise; nothing is cast): ``.to(dtype)`` converts the layer. How edges are
+    grouped and chunked depends on ``edge_index``, so the layer refuses ``torch.jit.trace`` (a
+    trace would replay the traced graph's grouping on every graph); run it eagerly or under
+    ``torch.compile`` (the graph-dependent steps become graph breaks). ``torch.jit.script`` is not
+    supported.
     """
 
     inputs = "graph"
@@ -126,8 +135,8 @@ class PointConv(EquivariantModule):
         attr: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``(N, rep_in.size)`` features, ``(N, n)`` positions, ``(2, E)`` edges and ``(E, attr.size)``
-        attributes -> ``(N, rep_out.size)``. ``RuntimeError`` under ``torch.jit.trace`` (see the class
-        docstring)."""
+        attributes -> ``(N, rep_out.size)``. ``RuntimeError`` under ``torch.jit.trace`` and
+        ``TypeError`` for inputs in another dtype than the parameters (see the class docstring)."""
         if torch.jit.is_tracing():
             raise RuntimeError(
                 "PointConv cannot be traced with torch.jit.trace: it groups and chunks edges by the values of "
@@ -145,6 +154,7 @@ class PointConv(EquivariantModule):
             )
         check_edge_index(edge_index, f.shape[0])
         check_attr(attr, self.attr_rep, edge_index.shape[1:])
+        check_dtypes(self, f, "PointConv features", positions=pos, attributes=attr)
         if isinstance(self.kernel.network, LinearHeadKernelNetwork):
             out = self._aggregate_features(f, pos, edge_index, attr)
         else:

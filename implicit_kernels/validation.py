@@ -3,7 +3,10 @@ was received."""
 
 from __future__ import annotations
 
+import itertools
+
 import torch
+from torch import nn
 
 from groups import Group, Rep
 
@@ -70,3 +73,23 @@ def check_edge_index(edge_index: torch.Tensor, num_nodes: int) -> None:
             f"edge_index entries must lie in [0, {num_nodes}) for {num_nodes} nodes, "
             f"got range [{int(edge_index.min())}, {int(edge_index.max())}]"
         )
+
+
+def check_dtypes(layer: nn.Module, features: torch.Tensor, what: str, **others: torch.Tensor | None) -> None:
+    """The features must have the dtype of the layer's parameters (of its first floating parameter,
+    or buffer if it has none; no check without either), and each tensor in ``others`` (by name,
+    e.g. ``positions=pos``; ``None`` skips one) the features' dtype. Layers never cast their inputs:
+    a mismatch is a ``TypeError`` naming both dtypes. ``layer.to(dtype)`` converts a layer."""
+    tensors = itertools.chain(layer.parameters(), layer.buffers())
+    expected = next((t.dtype for t in tensors if t.is_floating_point()), None)
+    if expected is not None and features.dtype != expected:
+        raise TypeError(
+            f"the dtype of the {what} ({features.dtype}) is not the dtype of the layer's parameters "
+            f"({expected}); convert the {what} (.to({expected})) or the layer (layer.to({features.dtype}))"
+        )
+    for name, tensor in others.items():
+        if tensor is not None and tensor.dtype != features.dtype:
+            raise TypeError(
+                f"the dtype of the {name} ({tensor.dtype}) is not the dtype of the features ({features.dtype}); "
+                f"give the {name} in the features' dtype"
+            )
