@@ -1,6 +1,7 @@
 """Speed benchmark: a quick run of the whole command, its report, and its peer layers."""
 
 import json
+import math
 
 import torch
 
@@ -8,6 +9,7 @@ from benchmarks.speed import __main__ as speed
 from benchmarks.speed.cases import point_inputs
 from benchmarks.speed.peers import E3nnPointConv
 from benchmarks.speed.report import BEGIN, END, update_results
+from implicit_kernels.equivariance import TOLERANCE, relative_error
 
 
 def test_quick_run_writes_every_case_and_replaces_its_section(tmp_path):
@@ -17,7 +19,8 @@ def test_quick_run_writes_every_case_and_replaces_its_section(tmp_path):
     results = json.loads((tmp_path / "speed_cpu.json").read_text())
     for case in ("grid", "point", "clifford"):
         rows = results[case]
-        assert rows and all(r["forward_ms"] > 0 and r["train_ms"] > 0 and r["construct_ms"] > 0 for r in rows)
+        timings = [r[key] for r in rows for key in ("forward_ms", "train_ms", "construct_ms")]
+        assert rows and all(math.isfinite(t) for t in timings)
     assert all(r["peak_mb"] is None or r["peak_mb"] >= 0 for r in results["point"])
     assert [r["points"] for r in results["kernel"]] == [100]
     first = results_md.read_text()
@@ -40,7 +43,7 @@ def test_e3nn_peer_is_rotation_equivariant():
     R = o3.rand_matrix()
     D = irreps.D_from_matrix(R)
     rotated = conv(f @ D.T, pos @ R.T, edges)
-    assert torch.allclose(rotated, conv(f, pos, edges) @ D.T, atol=1e-5)
+    assert relative_error(rotated, conv(f, pos, edges) @ D.T) <= TOLERANCE[torch.float32]
 
 
 def test_blocks_quick_run_writes_json_markdown_and_section(tmp_path):
