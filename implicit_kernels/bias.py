@@ -21,6 +21,12 @@ class InvariantBias(ConstantsModule):
         self.register_constant("basis", basis)
         self.theta = nn.Parameter(torch.zeros(basis.shape[1]))
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints from before the basis became a (non-persistent) float64 constant carry a float32
+        # copy of it; the basis is rebuilt from the rep, so that entry is dropped
+        state_dict.pop(prefix + "basis", None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self) -> torch.Tensor:
         """The bias vector, shape ``(size,)``, in the parameters' dtype."""
         return self.constant("basis", self.theta) @ self.theta

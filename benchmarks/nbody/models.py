@@ -6,7 +6,8 @@ to predicted positions ``(B n, 3)`` at the target frame.
   ``O(3,0)``, matrix ``O(3)-mat``). Node
   inputs: centred position and velocity (vectors), ``|v|`` and 1 (scalars); edge attributes
   ``q_i q_j`` and ``|x_ij|``; scalar/vector hidden features with residuals, each convolution
-  followed by :class:`implicit_kernels.nn.Gate` and :class:`implicit_kernels.nn.Linear`; the output
+  followed by a gated nonlinearity (:class:`implicit_kernels.nn.Gate` with gate scalars from the
+  convolution); the output
   is a displacement vector added to the input position. With ``moving=True`` every layer also moves the
   positions its successors' kernels see (EGNN-style coordinate updates, steerable messages).
 * :class:`EGNN`: E(n)-equivariant graph network with velocities, from Satorras et al. (2021).
@@ -21,10 +22,11 @@ from functools import partial
 import torch
 from torch import nn
 
+from benchmarks.channels import gates_last
 from benchmarks.mlp import mlp
 from groups import get_group
 from implicit_kernels import PointConv
-from implicit_kernels.nn import FieldNorm, Gate, Linear, Sequential
+from implicit_kernels.nn import Gate
 
 
 class SteerableNBody(nn.Module):
@@ -36,7 +38,7 @@ class SteerableNBody(nn.Module):
         scalars, vectors: hidden scalar and vector channels.
         layers: number of hidden convolutions (with residuals).
         node_scalars: also feed each kernel the scalar features of both nodes of the edge (``|v|``
-            in the first layer, the hidden scalars after it, normalised by :class:`FieldNorm`), so that messages
+            in the first layer, the layer-normalised hidden scalars after it), so that messages
             depend non-linearly on both nodes' invariants (still equivariant: the kernel's
             attributes are invariant).
         moving: every hidden convolution also outputs one vector ``d_i`` that moves the positions
@@ -55,8 +57,10 @@ class SteerableNBody(nn.Module):
         self.scalars, self.vectors, self.node_scalars = scalars, vectors, node_scalars
         rep_in = 2 * G.trivial + 2 * G.standard  # |v|, 1, centred x, v
         hidden = scalars * G.trivial + vectors * G.standard
-        # the convolutions output one extra scalar per vector, as inputs of the gates
+        # the convolutions output one extra scalar per vector (after the hidden scalars), the gates
+        # of the vectors; `gates_last` moves them behind the vectors, where Gate(gates="inputs") reads them
         gated = (scalars + vectors) * G.trivial + vectors * G.standard
+        self.register_buffer("gates_last", gates_last(scalars, vectors, gated.size), persistent=False)
 
         def conv(a, b, n_scalars):
             # q_i q_j, |x_ij| and, with node_scalars, the scalar features of both nodes
@@ -71,13 +75,12 @@ class SteerableNBody(nn.Module):
         # the moves' step sizes (None: static positions); they start small next to the inter-particle
         # distances (the convolutions' outputs have unit variance)
         self.steps = nn.Parameter(torch.full((layers,), 0.1)) if moving else None
-        # SiLU on the scalars, each vector scaled by a sigmoid of an affine map of all invariants
-        # (the scalars and every vector's |v|^2), then an equivariant linear map back to the hidden rep
-        self.gates = nn.ModuleList(Sequential(Gate(gated), Linear(gated, hidden)) for _ in range(layers))
+        # SiLU on the scalars, each vector scaled by the sigmoid of its gate scalar
+        self.gate = Gate(hidden, gates="inputs")
         self.readout = conv(hidden, G.standard, scalars)
-        # hidden scalars are normalised per node (a layer norm) before they enter a kernel
-        # (unnormalised ones made training diverge); |v| is of order one already
-        self.norms = nn.ModuleList([nn.Identity()] + [FieldNorm(scalars * G.trivial) for _ in range(layers)]
+        # hidden scalars are layer-normalised before they enter a kernel (unnormalised ones made
+        # training diverge); |v| is of order one already
+        self.norms = nn.ModuleList([nn.Identity()] + [nn.LayerNorm(scalars) for _ in range(layers)]
                                    if node_scalars else [])
         # the displacement starts small (the convolutions keep unit variance, displacements are ~0.5)
         self.readout_scale = nn.Parameter(torch.tensor(0.1))
@@ -100,12 +103,12 @@ class SteerableNBody(nn.Module):
             invariant = self.norms[layer](h[:, : self.node_scalar_counts[layer]])
             return torch.cat([edge_attr, invariant[edges[0]], invariant[edges[1]]], dim=-1)
 
-        for i, (conv, gate) in enumerate(zip(self.convs, self.gates)):
+        for i, conv in enumerate(self.convs):
             out = conv(h, x, edges, attr(h, x, i))
             if self.steps is not None:
                 out, move = out[:, : -x.shape[1]], out[:, -x.shape[1]:]
                 x = x + self.steps[i] * move
-            update = gate(out)
+            update = self.gate(out[:, self.gates_last])
             h = update if i == 0 else (h + update) / 2**0.5
         return x + self.readout_scale * self.readout(h, x, edges, attr(h, x, len(self.convs)))
 

@@ -18,9 +18,10 @@ the others (a spacetime grid's time axis)::
 * :class:`CliffordResNet`: Clifford-steerable. Every hidden channel is a multivector (``rep =
   channels x G.multivector`` of ``O(p, q)``), the convolutions are :class:`GridConv` with the Clifford
   kernel network (``head="complete"``, or ``"single"``, the Clifford-steerable CNN head of coverage
-  ``(3n + 1) / 4n``, fewer parameters), and ``act`` is :class:`implicit_kernels.nn.Gate` on the
-  hidden rep (scalars through SiLU; every other grade of every channel scaled by a sigmoid of a
-  learnable affine map of all invariants: the scalars and each grade's quadratic form ``q_k``).
+  ``(3n + 1) / 4n``, fewer parameters), and ``act`` is :class:`ChannelGate`, library modules at
+  every grid point: each grade of each channel divided by a learnable blend of 1 and
+  ``sqrt(|q_k|)`` (:class:`implicit_kernels.nn.SizeNorm`), then SiLU on the scalars and every other
+  grade scaled by the sigmoid of its channel's scalar (:class:`implicit_kernels.nn.Gate`).
   Spacetime grids ``(t, x, y)`` of ``O(1, 2)`` are sampled with ``c dt = dx`` (``time_step``), so the
   kernels' light cone is the grid diagonal. Exactly equivariant under the group's grid-preserving
   elements (metric-preserving signed permutations, time reversal included).
@@ -29,8 +30,8 @@ the others (a spacetime grid's time axis)::
   pseudoscalar ``(1, 0)`` in 2D; ``0e + 1o + 1e + 0o`` in 3D), converted by the orthogonal change of
   basis ``Q`` of :meth:`PseudoOrthogonalGroup.escnn_equivalent`; the kernels come from the compact
   family's kernel network (exact harmonic embedding, complete). ``Q`` keeps the scalar first and
-  every grade a block of the same size and norm; the :class:`~implicit_kernels.nn.Gate` acts on the
-  escnn rep (scalars through SiLU, every other irrep copy gated).
+  every grade a block of the same size and norm; :class:`ChannelGate` acts on the escnn rep (each
+  irrep of a channel normalised and gated by the channel's scalar).
 * :class:`PlainResNet`: ordinary ``Conv2d`` / ``Conv3d`` and SiLU on the flattened channels, with a
   width chosen for a parameter count similar to the Clifford model's; not equivariant.
 
@@ -52,7 +53,7 @@ from groups import Rep, get_group
 from groups.clifford.algebra import CliffordAlgebra
 from implicit_kernels import GridConv
 from implicit_kernels.module import EquivariantModule
-from implicit_kernels.nn import Gate
+from implicit_kernels.nn import Gate, SizeNorm
 
 _CONV = {2: nn.Conv2d, 3: nn.Conv3d}
 UPDATE_SCALE = 0.05  # initial factor of the update: one step changes a field little
@@ -226,9 +227,29 @@ def steerable_conv(field: Rep, kernel_size: int, periodic: tuple[bool, ...],
     return conv
 
 
+class ChannelGate(nn.Module):
+    """The Clifford-steerable CNNs' nonlinearity from library modules, on ``channels x field``
+    features ``(..., channels * field.size)`` whose ``field`` starts with its scalar:
+    :class:`~implicit_kernels.nn.SizeNorm` (each part of each channel divided by a learnable blend of
+    1 and its invariant size), then :class:`~implicit_kernels.nn.Gate` with ``gates="inputs"``, fed
+    each channel's scalar as the gate of every non-scalar part of that channel (SiLU on the scalars)."""
+
+    def __init__(self, field: Rep, channels: int):
+        super().__init__()
+        rep = channels * field
+        self.norm, self.gate = SizeNorm(rep), Gate(rep, gates="inputs")
+        # gated parts come type by type, copy (= channel) by copy
+        scalars = torch.arange(channels) * field.size
+        self.register_buffer("gate_sources", scalars.repeat(self.gate.gate_count // channels), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(x)
+        return self.gate(torch.cat([x, x[..., self.gate_sources]], dim=-1))
+
+
 def gate(field: Rep) -> Callable[[int], nn.Module]:
-    """``channels ->`` a :class:`~implicit_kernels.nn.Gate` on ``channels x field`` at every grid point."""
-    return lambda channels: ChannelsLast(Gate(channels * field))
+    """``channels ->`` a :class:`ChannelGate` on ``channels x field`` at every grid point."""
+    return lambda channels: ChannelsLast(ChannelGate(field, channels))
 
 
 @dataclass(frozen=True)

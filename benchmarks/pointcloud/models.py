@@ -18,10 +18,11 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from benchmarks.channels import gates_last
 from benchmarks.mlp import mlp
 from groups import Rep, get_group
 from implicit_kernels import PointConv
-from implicit_kernels.nn import Gate, Invariants, Linear, Sequential, global_pool
+from implicit_kernels.nn import Gate, Invariants, global_pool
 
 # (source level, target level) of every convolution: level 0 is the input cloud, level l + 1 the
 # farthest-point sample of level l
@@ -72,14 +73,14 @@ class SteerableClassifier(nn.Module):
     and that one's of ``P // reduction**2``. Each convolution maps a source level to a target level
     (by default ``STAGES``: 0 to 1, 1 to 1, 1 to 2 and 2 to 2) over the graph of the ``neighbours``
     nearest source points of every target. It outputs one extra scalar per non-scalar field and is
-    followed by a :class:`Gate` (SiLU on the scalars, every other field scaled by a sigmoid of an
-    affine map of all invariants) and a :class:`Linear` map back to the hidden rep. The input
+    followed by a gated nonlinearity (:class:`Gate` with ``gates="inputs"``: SiLU on the scalars,
+    every other field scaled by the sigmoid of its scalar). The input
     field is the scalar 1 at every point. A level of ``n`` points is convolved in units of
     ``2 sqrt(k / n)``, the radius of a cap holding ``k`` of ``n`` points spread evenly over the unit
     sphere, so the kernels see neighbourhoods of about unit size at every level and for every cloud
     size. The output is ``head(mean over level-2 points of
-    the invariants)``, the :class:`Invariants` of the hidden rep: its scalars and the squared norms
-    ``|f|^2`` of its other fields (for ``SO(2)z`` a vector's ``z`` component and ``|(x, y)|^2``).
+    the invariants)``, the :class:`Invariants` of the hidden rep: its scalars and the norms ``|f|``
+    of its other fields (for ``SO(2)z`` a vector's ``z`` component and ``|(x, y)|``).
 
     Args:
         group_name: a group acting on ``R^3`` (``"O(3)"``, ``"SO(3)"``, ``"SO(2)z"``, ``"Octa"``, ...);
@@ -107,14 +108,18 @@ class SteerableClassifier(nn.Module):
         if tensors:
             fields = fields + tensors * rank2_irrep(G)
         rep_hidden = scalars * G.trivial + fields
-        rep_gated = (scalars + vectors + tensors) * G.trivial + fields
+        # the convolutions output one extra scalar per non-scalar field (after the hidden scalars), the
+        # gates; `gates_last` moves them behind the fields, where Gate(gates="inputs") reads them
+        gates = vectors + tensors
+        rep_gated = (scalars + gates) * G.trivial + fields
+        self.register_buffer("gates_last", gates_last(scalars, gates, rep_gated.size), persistent=False)
         self.convs = nn.ModuleList(
             PointConv(G.trivial if i == 0 else rep_hidden, rep_gated, radius=1.0, aggregation="mean",
                       basis=kernel_basis, **kernel_options)
             for i in range(len(stages))
         )
-        self.gates = nn.ModuleList(Sequential(Gate(rep_gated), Linear(rep_gated, rep_hidden)) for _ in stages)
-        self.invariants = Invariants(rep_hidden)
+        self.gate = Gate(rep_hidden, gates="inputs")
+        self.invariants = Invariants(rep_hidden, norms=True)
         self.head = mlp([self.invariants.count, hidden, classes])
 
     def levels(self, pos: Tensor) -> tuple[list[Tensor], list[Tensor]]:
@@ -149,8 +154,9 @@ class SteerableClassifier(nn.Module):
         positions, picks = self.levels(points - points.mean(1, keepdim=True))
         clouds = points.shape[0]
         h = points.new_ones(clouds * points.shape[1], 1)
-        for conv, gate, (source, target) in zip(self.convs, self.gates, self.stages):
-            h = gate(self.convolve(conv, h, positions[source], picks[source] if target > source else None))
+        for conv, (source, target) in zip(self.convs, self.stages):
+            h = self.convolve(conv, h, positions[source], picks[source] if target > source else None)
+            h = self.gate(h[:, self.gates_last])
         batch = torch.arange(clouds, device=h.device).repeat_interleave(len(h) // clouds)
         return self.head(global_pool(self.invariants(h), batch, "mean", num_graphs=clouds))
 
