@@ -6,10 +6,20 @@
 >>> conv = PointConv(2 * G.trivial + G.standard, G.trivial + 2 * G.standard)
 """
 
-from implicit_kernels.equivariance import check_equivariance
+from implicit_kernels.equivariance import assert_equivariant, check_equivariance
 from implicit_kernels.graph import knn_graph, radius_graph
 from implicit_kernels.grid import GridConv
 from implicit_kernels.kernel import ImplicitKernel
+from implicit_kernels.module import EquivariantModule
 from implicit_kernels.point import PointConv
 
-__all__ = ["GridConv", "ImplicitKernel", "PointConv", "check_equivariance", "knn_graph", "radius_graph"]
+__all__ = [
+    "EquivariantModule",
+    "GridConv",
+    "ImplicitKernel",
+    "PointConv",
+    "assert_equivariant",
+    "check_equivariance",
+    "knn_graph",
+    "radius_graph",
+]

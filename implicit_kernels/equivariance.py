@@ -128,7 +128,8 @@ def check_equivariance(
       of them if ``n_samples`` allows), the only ones that commute exactly with sampling.
 
     Elements come from ``group.sample`` unless ``elements`` ``(k, n, n)`` are given (e.g. boosts of
-    a chosen rapidity). The module is left in its original dtype.
+    a chosen rapidity). The module is left as it was: its dtype and its state (running statistics
+    of batch norms) are restored.
     """
     kernel_check = isinstance(module, ImplicitKernel)
     kind = "kernel" if kernel_check else getattr(module, "inputs", None)
@@ -150,6 +151,7 @@ def check_equivariance(
     elements = elements.to(torch.float64)
     attr_rep = getattr(module, "attr_rep", None)
     original = _working_dtype(module)
+    state = {name: value.clone() for name, value in module.state_dict().items()}  # e.g. running statistics
     errors = {}
     try:
         for dtype in dtypes:
@@ -175,6 +177,7 @@ def check_equivariance(
             errors[dtype] = max(errs)
     finally:
         module.to(original)
+        module.load_state_dict(state)
     return errors
 
 

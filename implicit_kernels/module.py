@@ -31,6 +31,8 @@ class EquivariantModule(nn.Module):
     kernels read edge attributes also set ``attr_rep``."""
 
     inputs: ClassVar[str] = "features"
+    reduces_nodes: ClassVar[bool] = False
+    """Whether the module pools the nodes of each graph into one row (graph readouts)."""
     rep_in: Rep
     rep_out: Rep
     attr_rep: Rep | None = None

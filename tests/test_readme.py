@@ -48,9 +48,9 @@ def test_readme_analytic_kernel_example_runs(capsys):
 
 
 @pytest.mark.parametrize("marker, errors_printed, tolerance", [
-    ("class DipoleNet", 2, 1e-5),        # O(3) point-cloud network
-    ("class MassNet", 4, 1e-3),          # Lorentz: float32 M^2 = E^2 - |p|^2 cancels (measured up to 1.3e-4)
-    ("class ResponseNet", 2, 1e-5),      # D3h from generators
+    ("the cloud's dipole moment", 2, 1e-5),  # O(3) point-cloud network
+    ("its invariant mass^2", 4, 1e-3),          # Lorentz: float32 M^2 = E^2 - |p|^2 cancels (measured up to 1.3e-4)
+    ("an anisotropic dipole response", 2, 1e-5),      # D3h from generators
 ])
 def test_readme_whole_networks_train_and_are_equivariant(marker, errors_printed, tolerance, capsys):
     printed, errors = run_block(marker, capsys)

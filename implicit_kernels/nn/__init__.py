@@ -14,7 +14,8 @@ gets all of them.
   :class:`NormActivation`: scaling by a function of each field's invariant norm (definite forms);
 * :class:`FieldNorm`, :class:`BatchNorm`: normalisation per sample and over the batch;
   :class:`SizeNorm`: each field divided by a learnable blend of 1 and its invariant size;
-* :func:`global_pool`, :class:`GridAvgPool`: sums and means over points and grid cells;
+* :func:`global_pool` (and the readout module :class:`GlobalPool`), :class:`GridAvgPool`: sums and
+  means over points and grid cells;
 * :class:`Sequential`: a chain of modules (point, grid and pointwise) whose reps must fit.
 """
 
@@ -22,7 +23,7 @@ from implicit_kernels.nn.activations import Gate, NormActivation
 from implicit_kernels.nn.invariants import Invariants
 from implicit_kernels.nn.linear import Linear
 from implicit_kernels.nn.norm import BatchNorm, FieldNorm, SizeNorm
-from implicit_kernels.nn.pooling import GridAvgPool, global_pool
+from implicit_kernels.nn.pooling import GlobalPool, GridAvgPool, global_pool
 from implicit_kernels.nn.sequential import Sequential
 from implicit_kernels.nn.tensor_product import TensorProduct, TensorSquare
 
@@ -30,6 +31,7 @@ __all__ = [
     "BatchNorm",
     "FieldNorm",
     "Gate",
+    "GlobalPool",
     "GridAvgPool",
     "Invariants",
     "Linear",

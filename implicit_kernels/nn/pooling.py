@@ -46,6 +46,31 @@ def global_pool(f: torch.Tensor, batch: torch.Tensor | None = None, reduce: str 
     return pooled
 
 
+class GlobalPool(EquivariantModule):
+    """:func:`global_pool` as the readout of a graph network: ``(N, rep.size)`` node features and the
+    ``(N,)`` graph ids ``batch`` -> ``(num_graphs, rep.size)``. In a :class:`Sequential` it receives
+    ``batch`` from the call (one graph when it is ``None``) and ends the graph part of the chain:
+    only pointwise modules may follow it."""
+
+    inputs = "graph"
+    reduces_nodes = True
+
+    def __init__(self, rep: Rep, reduce: str = "mean"):
+        super().__init__()
+        if reduce not in _REDUCTIONS:
+            raise ValueError(f"reduce must be one of {_REDUCTIONS} (a max is not equivariant), got {reduce!r}")
+        self.rep_in = self.rep_out = rep
+        self.reduce = reduce
+
+    def forward(self, f: torch.Tensor, pos: torch.Tensor | None = None, edge_index: torch.Tensor | None = None,
+                attr: torch.Tensor | None = None, batch: torch.Tensor | None = None) -> torch.Tensor:
+        check_features(f, self.rep_in, dim=f.dim() - 1, what="GlobalPool input")
+        return global_pool(f, batch, self.reduce)
+
+    def extra_repr(self) -> str:
+        return f"reduce={self.reduce!r}"
+
+
 class GridAvgPool(EquivariantModule):
     """Average pooling of grid features over ``kernel_size^n`` blocks with stride ``kernel_size``:
     ``(B, rep.size, *spatial) -> (B, rep.size, *spatial / kernel_size)``.

@@ -15,8 +15,10 @@ class Sequential(EquivariantModule):
     the previous ``rep_out`` (the error names both). The chain's input kind is ``"graph"`` when it
     holds point layers, ``"grid"`` when it holds grid layers (not both), ``"features"`` otherwise:
 
-    * graph chains run ``forward(f, pos, edge_index, attr=None)``; point layers receive the graph
-      and attributes, pointwise modules the features ``(N, C)`` only;
+    * graph chains run ``forward(f, pos, edge_index, attr=None, batch=None)``; point layers receive
+      the graph and attributes, pointwise modules the features ``(N, C)`` only, and a readout
+      such as :class:`GlobalPool` the graph ids ``batch``, after which only pointwise modules may
+      follow (they see one row per graph);
     * grid chains run ``forward(f)`` on ``(B, C, *spatial)``; pointwise modules, which act on the
       last axis, see the channel axis moved last and back;
     * feature chains run ``forward(f)`` on ``(..., C)``.
@@ -40,6 +42,10 @@ class Sequential(EquivariantModule):
                     f"module {index + 1} ({type(after).__name__}) expects rep_in {after.rep_in!r}, but module "
                     f"{index} ({type(before).__name__}) produces rep_out {before.rep_out!r}"
                 )
+        for index, module in enumerate(modules):
+            if module.reduces_nodes and any(later.inputs == "graph" for later in modules[index + 1:]):
+                raise ValueError(f"module {index} ({type(module).__name__}) pools the nodes of each graph; "
+                                 "no point layer may follow it")
         kinds = {module.inputs for module in modules} - {"features"}
         if len(kinds) > 1:
             raise ValueError(f"a Sequential cannot mix graph and grid layers, got {sorted(kinds)}")
@@ -59,13 +65,15 @@ class Sequential(EquivariantModule):
         return self.layers[index]
 
     def forward(self, f: torch.Tensor, pos: torch.Tensor | None = None, edge_index: torch.Tensor | None = None,
-                attr: torch.Tensor | None = None) -> torch.Tensor:
+                attr: torch.Tensor | None = None, batch: torch.Tensor | None = None) -> torch.Tensor:
         if self.inputs == "graph" and (pos is None or edge_index is None):
-            raise ValueError("this Sequential holds point layers: call it as net(f, pos, edge_index[, attr])")
-        if self.inputs != "graph" and (pos is not None or edge_index is not None or attr is not None):
+            raise ValueError("this Sequential holds point layers: call it as net(f, pos, edge_index[, attr, batch])")
+        if self.inputs != "graph" and any(x is not None for x in (pos, edge_index, attr, batch)):
             raise ValueError("this Sequential holds no point layers: call it as net(f), got graph inputs too")
         for module in self.layers:
-            if module.inputs == "graph":
+            if module.reduces_nodes:
+                f = module(f, batch=batch)
+            elif module.inputs == "graph":
                 f = module(f, pos, edge_index, attr if module.attr_rep is not None else None)
             elif module.inputs == "grid" or self.inputs != "grid":
                 f = module(f)

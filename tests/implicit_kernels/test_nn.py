@@ -17,6 +17,7 @@ from implicit_kernels.nn import (
     BatchNorm,
     FieldNorm,
     Gate,
+    GlobalPool,
     GridAvgPool,
     Invariants,
     Linear,
@@ -313,3 +314,31 @@ def test_networks_pickle_and_deepcopy_with_identical_outputs(family: Family):
     for copy in (pickle.loads(pickle.dumps(net)), deepcopy(net)):
         assert torch.equal(copy(x), net(x))
         assert copy.rep_out + get_group(G.name).trivial == net.rep_out + G.trivial
+
+
+def test_graph_network_with_a_pooled_readout_is_exact_and_pools_per_graph():
+    G = get_group("SO(3)")
+    hidden = 2 * G.trivial + 2 * G.standard
+    net = randomise(Sequential(PointConv(G.trivial, hidden, radius=1.5, avg_degree=6), Gate(hidden),
+                               GlobalPool(hidden, "sum"), Linear(hidden, G.standard)))
+    assert_equivariant(net)
+    f, pos = torch.randn(10, 1), torch.randn(10, 3)
+    edges = torch.tensor([[0, 1, 5, 6], [1, 0, 6, 5]])
+    batch = torch.tensor([0] * 5 + [1] * 5)
+    both = net(f, pos, edges, batch=batch)
+    first = net(f[:5], pos[:5], edges[:, :2])
+    assert both.shape == (2, 3) and torch.allclose(both[0], first[0], atol=1e-6)
+
+
+def test_point_layers_cannot_follow_a_graph_readout():
+    G = get_group("SO(3)")
+    with pytest.raises(ValueError, match=r"module 0 \(GlobalPool\) pools the nodes of each graph"):
+        Sequential(GlobalPool(G.standard), PointConv(G.standard, G.standard))
+
+
+def test_check_equivariance_leaves_running_statistics_alone():
+    G = get_group("O(3)")
+    norm = BatchNorm(G.trivial + G.standard)
+    before = {name: value.clone() for name, value in norm.state_dict().items()}
+    assert_equivariant(norm)
+    assert all(torch.equal(before[name], value) for name, value in norm.state_dict().items())
