@@ -12,7 +12,7 @@ from groups.base import Group, Rep
 from groups.clifford.algebra import CliffordAlgebra
 from groups.clifford.network import CliffordKernelNetwork
 from groups.clifford.rep import CliffordRep
-from groups.derived_reps import DerivedRepAlgebra, DirectSumRep, block_diagonal
+from groups.derived_reps import DerivedRepAlgebra, DirectSumRep, TensorProductRep, block_diagonal
 from groups.kernel_network import KernelNetwork
 from groups.registry import get_group
 from groups.solver import equivariant_maps
@@ -194,6 +194,41 @@ class PseudoOrthogonalGroup(DerivedRepAlgebra, Group):
         return compact.direct_sum(escnn_parts), torch.block_diag(*blocks)
 
     # ----------------------------------------------------------------------------------------
+    def solve_intertwiners(self, rep_in: Rep, rep_out: Rep) -> torch.Tensor:
+        """Closed forms where the reps are single grades: ``Hom(Lambda^j, Lambda^k)`` is ``I`` for
+        ``j = k`` and zero otherwise (``Lambda^k`` and ``Lambda^(n-k)`` differ by the determinant),
+        and the equivariant bilinear maps ``Lambda^i x Lambda^j -> Lambda^k`` (``rep_in`` the tensor
+        product of two grades) are the multiples of the geometric product's grade projection
+        ``<a b>_k``, zero where it vanishes. The tests compare both with the dimensions solved from
+        sampled group elements. Other reps go to the generic solver."""
+        k = _single_grade(rep_out)
+        if k is not None:
+            j = _single_grade(rep_in)
+            if j is not None:
+                return (torch.eye(rep_in.size, dtype=torch.float64)[None] if j == k
+                        else torch.zeros(0, rep_out.size, rep_in.size, dtype=torch.float64))
+            if isinstance(rep_in, TensorProductRep):
+                i, j = _single_grade(rep_in.a), _single_grade(rep_in.b)
+                if i is not None and j is not None:
+                    return self._product_projection(i, j, k)
+        return super().solve_intertwiners(rep_in, rep_out)
+
+    def _product_projection(self, i: int, j: int, k: int) -> torch.Tensor:
+        """``(1, C(n,k), C(n,i) C(n,j))`` matrix of ``a (x) b -> <a b>_k`` on grades ``i, j``, or an
+        empty basis when the projection vanishes."""
+        a, b, c = (self.algebra.grade_indices(g) for g in (i, j, k))
+        table = self.algebra.cayley[a][:, b][:, :, c]  # (d_i, d_j, d_k)
+        if not bool(table.any()):
+            return torch.zeros(0, len(c), len(a) * len(b), dtype=torch.float64)
+        return table.permute(2, 0, 1).reshape(1, len(c), -1)
+
     def kernel_network(self, rep_in, rep_out, attr=None, **options) -> KernelNetwork:
         return CliffordKernelNetwork(self, rep_in, rep_out, attr, **options)
+
+
+def _single_grade(rep: Rep) -> int | None:
+    """``k`` when ``rep`` is the single grade ``Lambda^k`` of a Clifford group, else ``None``."""
+    if isinstance(rep, CliffordRep) and len(rep.fields) == 1 and len(rep.fields[0]) == 1:
+        return rep.fields[0][0]
+    return None
 
