@@ -182,3 +182,5 @@ def test_float32_generators_are_checked_at_their_precision():
     assert len(MatrixGroup(4, lie_algebra=tilted).lie) == 3
     with pytest.raises(ValueError, match=r"not closed under the bracket.*give them in float64"):
         MatrixGroup(4, lie_algebra=tilted.float())
+    with pytest.raises(ValueError, match=r"does not normalise the lie_algebra"):  # a tilt of the spin axis
+        MatrixGroup(3, discrete_generators=axis_rotation([1.0, 0.0, 0.0], 0.3), lie_algebra=rotation_generators(3)[:1])
