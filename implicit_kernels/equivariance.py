@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from groups import Group, Rep
+from implicit_kernels.escnn_interop import from_escnn_layout, to_escnn_layout
 from implicit_kernels.kernel import ImplicitKernel
 from implicit_kernels.module import EquivariantModule
 
@@ -89,9 +90,15 @@ def point_conv_equivariance_error(
 
 def grid_conv_equivariance_error(conv: nn.Module, g: torch.Tensor, f: torch.Tensor) -> float:
     """Error of ``conv(g . f) = g . conv(f)`` for a grid module and a grid-preserving ``g`` (see
-    :func:`transform_grid`)."""
-    lhs = conv(transform_grid(f, g, conv.rep_in))
-    return relative_error(lhs, transform_grid(conv(f), g, conv.rep_out))
+    :func:`transform_grid`), in the module's grid layout (``conv.layout``, ours by default)."""
+    escnn = getattr(conv, "layout", "ours") == "escnn"
+
+    def move(signal: torch.Tensor, rep: Rep) -> torch.Tensor:
+        if not escnn:
+            return transform_grid(signal, g, rep)
+        return to_escnn_layout(transform_grid(from_escnn_layout(signal), g, rep))
+
+    return relative_error(conv(move(f, conv.rep_in)), move(conv(f), conv.rep_out))
 
 
 def complete_graph(nodes: int) -> torch.Tensor:

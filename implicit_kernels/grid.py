@@ -69,9 +69,8 @@ class GridConv(EquivariantModule):
             ``rep.field_type()`` and chains with ``R2Conv``/``R3Conv``, equivariantly under escnn's
             ``GeometricTensor.transform``. Both layouts compute the same map up to
             :func:`~implicit_kernels.escnn_interop.to_escnn_layout`: ``escnn_conv(to_escnn_layout(f))
-            == to_escnn_layout(conv(f))`` for equal kernels. The grid checks of
-            :func:`~implicit_kernels.check_equivariance` move signals in our layout, so they test
-            an ``"escnn"`` layer only conjugated by that map.
+            == to_escnn_layout(conv(f))`` for equal kernels. :func:`~implicit_kernels.check_equivariance`
+            moves signals in the layer's layout.
         bias: learnable bias on the invariant part of ``rep_out``.
         **kernel_options: passed to :class:`ImplicitKernel` (e.g. ``width``, ``depth``).
 

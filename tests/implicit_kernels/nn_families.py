@@ -165,12 +165,17 @@ TENSOR_BOOSTS = {torch.float64: 1e-10, torch.float32: 2e-4}
 (sums of products of such components that cancel to an invariant) lose its square. Measured for
 the nonlinear modules: 2e-5 to 4.4e-5 (float32), 1e-12 (float64); linear ones stay below 1e-6."""
 
+SKEWED = {torch.float64: 1e-10, torch.float32: 1e-4}
+"""The skewed O(3) rep's change of basis ``Q = I + 0.4 N(0, 1)`` amplifies float32 rounding by its
+condition number: a network of four modules with random parameters measured 1.7e-5 (float32) and
+below 1e-14 (float64); single modules stay below 1e-5."""
+
 FAMILIES = [
     Family("O(3)", _compact("O(3)", lambda G: G.irrep(0, 2))),
     Family("SO(2)", _compact("SO(2)", lambda G: G.irrep(3))),
     Family("D4", _compact("D4", lambda G: G.irrep(1, 2))),
     Family("Ico", _compact("Ico", lambda G: G.standard.tensor(G.standard))),
-    Family("O(3)-skewed", _skewed_o3),
+    Family("O(3)-skewed", _skewed_o3, tolerance=SKEWED),
     Family("O(3,0)", _clifford("O(3,0)")),
     Family("O(1,3)", _clifford("O(1,3)"), boosts="O(1,3)"),
     Family("O(2,1)", _clifford("O(2,1)"), boosts="O(2,1)"),

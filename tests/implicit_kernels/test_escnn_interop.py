@@ -10,7 +10,7 @@ from escnn import nn as enn
 
 from groups import get_group
 from implicit_kernels import GridConv
-from implicit_kernels.equivariance import TOLERANCE, relative_error, transform_grid
+from implicit_kernels.equivariance import TOLERANCE, assert_equivariant, relative_error, transform_grid
 from implicit_kernels.escnn_interop import from_escnn_layout, to_escnn_layout
 
 ESCNN_GROUPS = ["O(2)", "D4", "SO(3)", "O(3)"]
@@ -127,3 +127,17 @@ def test_unknown_layout_is_an_error():
         GridConv(G.standard, G.standard, 3, layout="xy")
     with pytest.raises(ValueError, match="spatial axis, got shape \\(2, 3\\)"):
         to_escnn_layout(torch.zeros(2, 3))
+
+
+@pytest.mark.parametrize("name", ["O(2)", "D4", "SO(3)"])
+def test_check_equivariance_moves_signals_in_the_layers_layout(name):
+    """An escnn-layout GridConv passes the generic grid check, which moves its signals in escnn's
+    layout; for the planar groups, moved in ours (the check's old behaviour), it fails."""
+    G = get_group(name)
+    conv = GridConv(G.trivial + G.standard, G.standard, 3, layout="escnn")
+    assert_equivariant(conv)
+    if G.n == 2:
+        f = torch.randn(1, 3, 5, 5, dtype=torch.float64)
+        ours = max(relative_error(conv.double()(transform_grid(f, g, conv.rep_in)),
+                                  transform_grid(conv(f), g, conv.rep_out)) for g in G.grid_elements())
+        assert ours > 1e-3
