@@ -71,3 +71,11 @@ def tolerance_for(G) -> dict[torch.dtype, float]:
     g = G.sample(8, generator=torch.Generator().manual_seed(0))
     orthogonal = torch.allclose(g @ g.transpose(1, 2), torch.eye(G.n, dtype=g.dtype).expand_as(g), atol=1e-9)
     return TOLERANCE if orthogonal else LOOSER_TOLERANCE["boosts"]
+
+
+@pytest.fixture(autouse=True)
+def seeded_torch():
+    """Every test starts from the same global torch RNG state (layers draw their initial weights
+    from it), whatever ran before: the suite runs in random order (pytest-randomly reseeds
+    ``random`` and numpy, not torch)."""
+    torch.manual_seed(0)
