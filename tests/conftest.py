@@ -79,3 +79,11 @@ def seeded_torch():
     from it), whatever ran before: the suite runs in random order (pytest-randomly reseeds
     ``random`` and numpy, not torch)."""
     torch.manual_seed(0)
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    """pytest-randomly's seed in the summary at the end, also under ``-q`` (which hides its header
+    line): ``--randomly-seed=N`` replays an order. Nothing without the plugin (``-p no:randomly``)."""
+    seed = config.getoption("randomly_seed", default=None)
+    if seed is not None:
+        terminalreporter.write_line(f"tests ran in random order: --randomly-seed={seed}")
