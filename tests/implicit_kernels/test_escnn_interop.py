@@ -88,9 +88,11 @@ def _chain_error(name: str, layout: str, dtype: torch.dtype) -> float:
     type_a, type_b = rep_a.field_type(), rep_b.field_type()
     escnn_conv = enn.R2Conv if G.n == 2 else enn.R3Conv
     torch.manual_seed(0)
-    first = escnn_conv(type_a, type_a, kernel_size=3).to(dtype).eval()
+    # recompute: a private sampled basis; escnn's cached one is shared by every equal convolution,
+    # and .to(dtype) on it would break later convolutions of the other dtype
+    first = escnn_conv(type_a, type_a, kernel_size=3, recompute=True).to(dtype).eval()
     middle = GridConv(rep_a, rep_b, kernel_size=3, layout=layout).to(dtype)
-    last = escnn_conv(type_b, type_b, kernel_size=3).to(dtype).eval() if G.n == 2 else None
+    last = escnn_conv(type_b, type_b, kernel_size=3, recompute=True).to(dtype).eval() if G.n == 2 else None
 
     def chain(x: enn.GeometricTensor) -> enn.GeometricTensor:
         y = enn.GeometricTensor(middle(first(x).tensor), type_b)
