@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from benchmarks.results import RESULTS_MD, load_records, machine, mean_std, update_section  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PUBLISHED = {"EGNN": 0.0071, "SEGNN": 0.0043, "CGENN": 0.0039}  # test MSE, DESIGN.md section 6
+PUBLISHED = {"EGNN": 0.0071, "SEGNN": 0.0043, "CGENN": 0.0039}  # test MSE reported in the three papers
 
 
 def weight_decay(record: dict) -> float:
@@ -241,7 +241,7 @@ def plot_panel(axis: plt.Axes, groups: dict[str, list[dict]], references: dict[s
 def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles: list[dict], floors: list[dict],
             references: list[dict], plot_link: str, full_link: str) -> str:
     parts = [f"Machine: {machine()}; one torch thread per run (`OMP_NUM_THREADS=1`), two (at times three) runs "
-             "at a time on the two cores. Data: 3000 / 2000 / 2000 systems (DESIGN.md section 6) from seed 43, "
+             "at a time on the two cores. Data: 3000 / 2000 / 2000 systems (EGNN's sizes) from seed 43, "
              "drawn from our random stream (data `43`) or from that of EGNN's generator (data `EGNN 43`, "
              "`--stream egnn`: the initial states of the systems behind the published figures). "
              "Adam, batch 100, "

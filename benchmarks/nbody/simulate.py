@@ -1,6 +1,6 @@
 """The charged-particle simulator of EGNN's N-body task, vectorised over trajectories.
 
-Recipe (DESIGN.md section 6): charges +-1 with equal odds; positions N(0, 1); velocities of norm
+Recipe (EGNN's data generator): charges +-1 with equal odds; positions N(0, 1); velocities of norm
 0.5 in a uniformly random direction; Coulomb forces
 ``F_i = sum_j q_i q_j (x_i - x_j) / |x_i - x_j|^3`` with every component clipped to +-100;
 ``dt = 0.001``; ``v += dt F(x_0)``, then for steps 1..4999 ``x += dt v`` (the state is saved

@@ -53,7 +53,7 @@ SECTION = "speed-blocks"
 
 @dataclass(frozen=True)
 class BlockSizes:
-    """Multiplicities and batches of the cases (``full()``: the issue's; ``quick()``: a smoke run)."""
+    """Multiplicities and batches of the cases (``full()``: the reported ones; ``quick()``: a smoke run)."""
 
     linear_multiplicity: int
     linear_batches: tuple[int, ...]

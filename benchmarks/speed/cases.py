@@ -43,7 +43,7 @@ class Row:
 
 @dataclass(frozen=True)
 class Sizes:
-    """The shapes of the cases (``full()``: the issue's; ``quick()``: a smoke run)."""
+    """The shapes of the cases (``full()``: the reported ones; ``quick()``: a smoke run)."""
 
     grid_batch: int
     grid_side: int
