@@ -7,14 +7,19 @@ different benchmarks can be regenerated independently.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
 import re
 import statistics
+import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+
+import torch
 
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -33,6 +38,21 @@ def machine() -> str:
         total_kb = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
         memory = f", {total_kb / 2**20:.0f} GB"
     return f"{model}, {os.cpu_count()} cores{memory}"
+
+
+def run_record(command: str, argv: list[str] | None, threads: int, start: float,
+               machine_name: str | None = None) -> dict:
+    """The fields every speed record starts with: machine (``machine_name`` or :func:`machine`),
+    torch version, threads, date, the command line (``command`` and ``argv``, default
+    ``sys.argv[1:]``) and the wall time since ``start`` (a ``time.perf_counter()`` value)."""
+    return {
+        "machine": machine_name or machine(),
+        "torch": torch.__version__,
+        "threads": threads,
+        "date": datetime.date.today().isoformat(),
+        "command": " ".join([command, *(sys.argv[1:] if argv is None else argv)]),
+        "wall_s": time.perf_counter() - start,
+    }
 
 
 def markers(name: str) -> tuple[str, str]:

@@ -9,9 +9,7 @@ file whose speed section is replaced; ``-`` for none).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,7 +17,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from benchmarks.results import machine
+from benchmarks.results import machine, run_record
 from benchmarks.speed import cases, memory, report
 
 HERE = Path(__file__).resolve().parent
@@ -54,14 +52,10 @@ def main(argv: list[str] | None = None) -> dict:
     steps.update()
     steps.close()
 
+    gpu = f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
     results = {
-        "machine": machine() + (f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""),
+        **run_record("python -m benchmarks.speed", argv, args.threads, start, machine() + gpu),
         "device": args.device,
-        "torch": torch.__version__,
-        "threads": args.threads,
-        "date": datetime.date.today().isoformat(),
-        "command": "python -m benchmarks.speed " + " ".join(sys.argv[1:] if argv is None else argv),
-        "wall_s": time.perf_counter() - start,
         "sizes": asdict(sizes),
         "edges": edges,
         "grid": [asdict(r) for r in grid],

@@ -25,7 +25,6 @@ Markdown file whose section is replaced; ``-`` for none).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import statistics
 import subprocess
@@ -42,7 +41,7 @@ from e3nn import o3
 from e3nn.nn import Gate as E3nnGate
 from torch import nn
 
-from benchmarks.results import machine, update_section
+from benchmarks.results import run_record, update_section
 from benchmarks.speed.cases import time_layers
 from groups import Rep, get_group
 from implicit_kernels.nn import Gate, Linear, TensorProduct
@@ -231,13 +230,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     start = time.perf_counter()
     rows = run(sizes, args.quick, args.cold)
     results = {
-        "machine": machine(),
-        "torch": torch.__version__,
+        **run_record("python -m benchmarks.speed.blocks", argv, args.threads, start),
         "e3nn": e3nn.__version__,
-        "threads": args.threads,
-        "date": datetime.date.today().isoformat(),
-        "command": "python -m benchmarks.speed.blocks " + " ".join(sys.argv[1:] if argv is None else argv),
-        "wall_s": time.perf_counter() - start,
         "sizes": asdict(sizes),
         "rows": rows,
     }
