@@ -59,9 +59,9 @@ class Gate(ConstantsModule, EquivariantModule):
         self.rep_in = self.rep_out = rep
         self.activation = activation
         self.layout = FieldLayout(rep)
-        # per type: the constants of L and U (None without invariants, "identity" when both are),
-        # whether a remainder is left, and the gate columns
-        self._types: list[tuple[str | None, str | None, bool, slice | None]] = []
+        # per type: the constants of L and U (None without invariants, "identity" when both are) and
+        # the gate columns (None when the type is wholly invariant, i.e. leaves no remainder)
+        self._types: list[tuple[str | None, str | None, slice | None]] = []
         gated = 0
         for index, t in enumerate(self.layout.types):
             structure = type_structure(t.rep)
@@ -74,7 +74,7 @@ class Gate(ConstantsModule, EquivariantModule):
                 self.register_constant(names[1], structure.U)
             columns = None if structure.is_invariant else slice(gated, gated + t.multiplicity)
             gated += 0 if structure.is_invariant else t.multiplicity
-            self._types.append((*names, not structure.is_invariant, columns))
+            self._types.append((*names, columns))
         self.gate_count = gated
         self.gates_from_inputs = gates == "inputs"
         self.invariants = self.gates = None
@@ -94,7 +94,7 @@ class Gate(ConstantsModule, EquivariantModule):
         if self.gates is not None:
             gates = torch.sigmoid(self.gates(signed_log(self.invariants.from_pieces(pieces))))
         out = []
-        for piece, (L, U, remainder, columns) in zip(pieces, self._types):
+        for piece, (L, U, columns) in zip(pieces, self._types):
             value = 0
             if L == "identity":
                 value = self.activation(piece)
@@ -102,7 +102,7 @@ class Gate(ConstantsModule, EquivariantModule):
                 L, U = self.constant(L, piece), self.constant(U, piece)
                 coordinates = piece @ L.transpose(0, 1)
                 value = self.activation(coordinates) @ U.transpose(0, 1)
-                if remainder:
+                if columns is not None:
                     piece = piece - coordinates @ U.transpose(0, 1)
             if columns is not None:
                 value = value + gates[..., columns, None] * piece

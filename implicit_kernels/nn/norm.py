@@ -19,7 +19,7 @@ from groups import Rep
 from groups.kernel_network import ConstantsModule
 from implicit_kernels.module import EquivariantModule
 from implicit_kernels.nn.fields import FieldLayout
-from implicit_kernels.nn.structure import type_structure
+from implicit_kernels.nn.structure import squared_size, type_structure
 from implicit_kernels.validation import check_features
 
 
@@ -32,8 +32,10 @@ class _InvariantSplit(ConstantsModule, EquivariantModule):
         self.eps = float(eps)
         self.layout = FieldLayout(rep)
         self._names: list[tuple[str | None, str | None]] = []
+        self.invariant_counts: list[int] = []
         for index, t in enumerate(self.layout.types):
             structure = type_structure(t.rep)
+            self.invariant_counts.append(structure.invariant_count)
             invariant = remainder = None
             if structure.invariant_count:
                 invariant = f"L_{index}"
@@ -41,14 +43,13 @@ class _InvariantSplit(ConstantsModule, EquivariantModule):
                 self.register_constant(f"U_{index}", structure.U)
             if not structure.is_invariant:
                 remainder = f"forms_{index}"
-                forms = structure.forms if structure.definite is None else structure.definite[None]
-                self.register_constant(remainder, forms)
+                self.register_constant(remainder, structure.size_forms)
             self._names.append((invariant, remainder))
-        counts = [(t.multiplicity, type_structure(t.rep).invariant_count) for t in self.layout.types]
         self.affine = affine
         if affine:
-            self.weight = nn.ParameterList(nn.Parameter(torch.ones(m)) for m, _ in counts)
-            self.bias = nn.ParameterList(nn.Parameter(torch.zeros(m, k)) for m, k in counts)
+            self.weight = nn.ParameterList(nn.Parameter(torch.ones(t.multiplicity)) for t in self.layout.types)
+            self.bias = nn.ParameterList(nn.Parameter(torch.zeros(t.multiplicity, k))
+                                         for t, k in zip(self.layout.types, self.invariant_counts))
 
     def split_invariant(self, x: torch.Tensor) -> list[tuple]:
         """Per type: the invariant coordinates ``(..., m, k)``, the remainders ``(..., m, d)`` and
@@ -61,8 +62,7 @@ class _InvariantSplit(ConstantsModule, EquivariantModule):
                 coordinates = piece @ self.constant(invariant, piece).transpose(0, 1)
                 piece = piece - coordinates @ self.constant(f"U_{index}", piece).transpose(0, 1)
             if remainder is not None:
-                forms = self.constant(remainder, piece)
-                size2 = torch.einsum("...md,bde,...me->...mb", piece, forms, piece).abs().sum(-1)
+                size2 = squared_size(piece, self.constant(remainder, piece))
             out.append((coordinates, piece if remainder is not None else None, size2))
         return out
 
@@ -128,8 +128,7 @@ class BatchNorm(_InvariantSplit):
         if not 0 < momentum <= 1:
             raise ValueError(f"momentum must lie in (0, 1], got {momentum}")
         self.momentum = float(momentum)
-        for index, t in enumerate(self.layout.types):
-            k = type_structure(t.rep).invariant_count
+        for index, (t, k) in enumerate(zip(self.layout.types, self.invariant_counts)):
             self.register_buffer(f"running_mean_{index}", torch.zeros(t.multiplicity, k))
             self.register_buffer(f"running_var_{index}", torch.ones(t.multiplicity, k))
             self.register_buffer(f"running_size_{index}", torch.ones(t.multiplicity))
@@ -182,8 +181,7 @@ class SizeNorm(ConstantsModule, EquivariantModule):
         self.eps = float(eps)
         self.layout = FieldLayout(rep)
         for index, t in enumerate(self.layout.types):
-            structure = type_structure(t.rep)
-            forms = structure.forms if structure.definite is None else structure.definite[None]
+            forms = type_structure(t.rep).size_forms
             if len(forms) == 0:
                 raise ValueError(f"the field {t.rep!r} of {rep!r} has no invariant symmetric form to measure it")
             self.register_constant(f"forms_{index}", forms)
@@ -193,7 +191,6 @@ class SizeNorm(ConstantsModule, EquivariantModule):
         check_features(x, self.rep_in, dim=x.dim() - 1, what="SizeNorm input")
         out = []
         for index, (piece, logit) in enumerate(zip(self.layout.split(x), self.logits)):
-            forms = self.constant(f"forms_{index}", piece)
-            size = (torch.einsum("...md,bde,...me->...mb", piece, forms, piece).abs().sum(-1) + self.eps).sqrt()
+            size = (squared_size(piece, self.constant(f"forms_{index}", piece)) + self.eps).sqrt()
             out.append(piece / (1 + torch.sigmoid(logit) * (size - 1))[..., None])
         return self.layout.merge(out)

@@ -43,6 +43,12 @@ class TypeStructure:
         return self.L.shape[0]
 
     @property
+    def size_forms(self) -> torch.Tensor:
+        """``(s, d, d)`` forms whose ``sum_b |x^T S_b x|`` is the invariant squared size of a field:
+        the definite form alone where there is one, else every invariant symmetric form."""
+        return self.forms if self.definite is None else self.definite[None]
+
+    @property
     def is_invariant(self) -> bool:
         """Whether the whole type is invariant (then it has no remainder to gate or scale)."""
         return self.L.shape[0] == self.L.shape[1]
@@ -91,6 +97,12 @@ def positive_definite_form(forms: torch.Tensor) -> torch.Tensor | None:
         gradient = torch.einsum("i,kij,j->k", vectors[:, 0], forms, vectors[:, 0])
         coefficients = coefficients + gradient / (1 + step) ** 0.5
     return None
+
+
+def squared_size(x: torch.Tensor, forms: torch.Tensor) -> torch.Tensor:
+    """``sum_b |x^T S_b x|`` over the last axis of ``x`` ``(..., d)`` for ``forms`` ``(s, d, d)``:
+    shape ``x.shape[:-1]``."""
+    return torch.einsum("...d,bde,...e->...b", x, forms, x).abs().sum(-1)
 
 
 def type_structure(rep: Rep) -> TypeStructure:
