@@ -9,8 +9,9 @@ under ``-I`` is ``(-1)^j``):
 * ``Gate`` against ``e3nn.nn.Gate``: ours maps ``rep -> rep`` and computes its gates from the
   invariants; e3nn's takes the same scalars and gated fields **plus** the ``64`` gate scalars it
   needs as extra input channels (288 -> 288 for ours, 352 -> 288 for e3nn's);
-* ``TensorProduct`` against ``o3.FullyConnectedTensorProduct`` with the second input
-  ``0e + 1o + 2e`` (SEGNN-like messages; ``m = 16`` and a wider ``m = 32``).
+* ``TensorProduct`` against ``o3.FullyConnectedTensorProduct``: ``m x (0e + 1o + 2e)`` times
+  ``0e + 1o + 2e`` (SEGNN-like messages; ``m = 16`` and a wider ``m = 32``), and times
+  ``m x (0e + 1o + 2e)`` (both inputs with copies, as in a tensor square; ``m = 8``).
 
 Times are medians of interleaved repeats (:func:`benchmarks.speed.cases.time_layers`), for
 inference and for a training step (forward+backward, loss ``sum(y^2)``); the ratio is ours / e3nn.
@@ -57,19 +58,19 @@ class BlockSizes:
     linear_multiplicity: int
     linear_batches: tuple[int, ...]
     gate_batch: int
-    tp_multiplicities: tuple[int, ...]
+    tp_multiplicities: tuple[tuple[int, int], ...]  # (copies in the first input, in the second)
     tp_batch: int
     repeats: int
 
     @classmethod
     def full(cls) -> BlockSizes:
         return cls(linear_multiplicity=32, linear_batches=(1024, 8192), gate_batch=4096,
-                   tp_multiplicities=(16, 32), tp_batch=4096, repeats=9)
+                   tp_multiplicities=((16, 1), (32, 1), (8, 8)), tp_batch=4096, repeats=9)
 
     @classmethod
     def quick(cls) -> BlockSizes:
         return cls(linear_multiplicity=2, linear_batches=(16,), gate_batch=16,
-                   tp_multiplicities=(2,), tp_batch=16, repeats=1)
+                   tp_multiplicities=((2, 1), (2, 2)), tp_batch=16, repeats=1)
 
 
 def our_irreps(m: int) -> Rep:
@@ -113,12 +114,12 @@ def blocks(sizes: BlockSizes) -> dict[str, Block]:
                       lambda: E3nnGate(f"{m}x0e", [F.silu], f"{gates}x0e", [torch.sigmoid], f"{m}x1o+{m}x2e"),
                       _features(size), _features(size + gates)),
     }
-    for k in sizes.tp_multiplicities:
-        out[f"TensorProduct {k}x"] = Block(
-            "TensorProduct", f"({e3nn_irreps(k)}) x (0e+1o+2e) -> {e3nn_irreps(k)}",
-            lambda k=k: TensorProduct(our_irreps(k), our_irreps(1), our_irreps(k)),
-            lambda k=k: o3.FullyConnectedTensorProduct(e3nn_irreps(k), e3nn_irreps(1), e3nn_irreps(k)),
-            _features(our_irreps(k).size, 9), _features(our_irreps(k).size, 9))
+    for k, k_b in sizes.tp_multiplicities:
+        out[f"TensorProduct {k}x x {k_b}x"] = Block(
+            "TensorProduct", f"({e3nn_irreps(k)}) x ({e3nn_irreps(k_b)}) -> {e3nn_irreps(k)}",
+            lambda k=k, k_b=k_b: TensorProduct(our_irreps(k), our_irreps(k_b), our_irreps(k)),
+            lambda k=k, k_b=k_b: o3.FullyConnectedTensorProduct(e3nn_irreps(k), e3nn_irreps(k_b), e3nn_irreps(k)),
+            _features(our_irreps(k).size, our_irreps(k_b).size), _features(our_irreps(k).size, our_irreps(k_b).size))
     return out
 
 

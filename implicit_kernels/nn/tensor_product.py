@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from groups import Rep
 from groups.kernel_network import ConstantsModule
 from implicit_kernels.module import EquivariantModule
-from implicit_kernels.nn.fields import FieldLayout, normalised_basis
+from implicit_kernels.nn.fields import FieldLayout, FieldType, normalised_basis
 from implicit_kernels.validation import check_features, check_reps
+
+FUSED_PRODUCT_SIZE = 512
+"""Below this many entries per sample and output type (rows times copies of the batched input), a
+stage computes its products for all output types in one batched matmul and copies each type's
+rows out of it; above it, one batched matmul per output type, whose result needs no copy."""
 
 
 class TensorProduct(ConstantsModule, EquivariantModule):
@@ -27,6 +34,12 @@ class TensorProduct(ConstantsModule, EquivariantModule):
     ``dim Hom_G(rep_a (x) rep_b, rep_out)``: the map is complete. This is what messages non-linear
     in two nodes' features (SEGNN-style) need.
 
+    Evaluation: the input whose copies are cheaper to fold into the coefficients (``x``) is
+    contracted with them first, one matmul per type of ``x``; the other input (``y``) then enters
+    one batched matmul per type of ``y`` (the only per-sample products), and the weights one matmul
+    per output type over all samples. No ``(copies of a) x (copies of b) x dims`` outer product is
+    formed when one input has few copies, as in messages from a feature and edge harmonics.
+
     ``forward(a, b)``: ``(..., rep_a.size)`` and ``(..., rep_b.size)`` -> ``(..., rep_out.size)``.
     As an :class:`EquivariantModule` its ``rep_in`` is ``rep_a + rep_b``: ``forward(x)`` with one
     argument splits ``x`` into ``a`` and ``b``.
@@ -39,63 +52,87 @@ class TensorProduct(ConstantsModule, EquivariantModule):
         self.rep_in = rep_a + rep_b
         self.layout_a, self.layout_b = FieldLayout(rep_a), FieldLayout(rep_b)
         self.layout_out = FieldLayout(rep_out)
+        types_a, types_b = self.layout_a.types, self.layout_b.types
         self.weights = nn.ParameterList()
-        bases: dict[tuple[int, int, int], tuple[torch.Tensor, int]] = {}  # (a, b, out) -> (basis, weight)
-        products = {(i, j): t_a.rep.tensor(t_b.rep)
-                    for i, t_a in enumerate(self.layout_a.types) for j, t_b in enumerate(self.layout_b.types)}
+        by_a: dict[tuple[int, int, int], _Path] = {}
         for o, t_out in enumerate(self.layout_out.types):
-            for i, t_a in enumerate(self.layout_a.types):
-                for j, t_b in enumerate(self.layout_b.types):
-                    basis = group.intertwiners(products[i, j], t_out.rep)
+            for i, t_a in enumerate(types_a):
+                for j, t_b in enumerate(types_b):
+                    basis = group.intertwiners(t_a.rep.tensor(t_b.rep), t_out.rep)
                     if basis.shape[0] == 0:
                         continue
                     shape = (t_out.multiplicity, t_a.multiplicity, t_b.multiplicity, basis.shape[0])
                     self.weights.append(nn.Parameter(torch.empty(shape)))
-                    bases[i, j, o] = normalised_basis(basis).unflatten(-1, (t_a.dim, t_b.dim)), len(self.weights) - 1
-        # per output type: (pair, weight, basis size, columns of the pair's products)
-        self._paths: list[list[tuple[int, int, int, slice]]] = [[] for _ in self.layout_out.types]
-        self._pairs: list[tuple[int, int, str, bool]] = []  # (type a, type b, coefficients, a first)
-        for i, t_a in enumerate(self.layout_a.types):
-            for j, t_b in enumerate(self.layout_b.types):
-                blocks, columns = [], 0
-                for o in range(len(self.layout_out.types)):
-                    if (i, j, o) not in bases:
-                        continue
-                    basis, w = bases[i, j, o]
-                    blocks.append(basis.permute(2, 3, 1, 0).flatten(2))  # (k, e, p, q) -> (p, q, e * k)
-                    width = blocks[-1].shape[-1]
-                    self._paths[o].append((len(self._pairs), w, basis.shape[0], slice(columns, columns + width)))
-                    columns += width
-                if not blocks:
-                    continue
-                coefficients = torch.cat(blocks, dim=-1)  # (p, q, K)
-                a_first = self._a_first(t_a.multiplicity, t_b.multiplicity, t_a.dim, t_b.dim)
-                name = f"coefficients_{i}_{j}"
-                self.register_constant(name, (coefficients if a_first else coefficients.transpose(0, 1)).flatten(1))
-                self._pairs.append((i, j, name, a_first))
+                    coefficients = normalised_basis(basis).unflatten(-1, (t_a.dim, t_b.dim))
+                    by_a[i, j, o] = _Path(coefficients, len(self.weights) - 1)
+        by_b = {(j, i, o): _Path(p.coefficients.transpose(2, 3), p.weight) for (i, j, o), p in by_a.items()}
+        self._fold_b = _cost(by_a, types_a, types_b) <= _cost(by_b, types_b, types_a)
+        if self._fold_b:
+            paths, types_batched, types_folded = by_a, types_a, types_b
+        else:
+            paths, types_batched, types_folded = by_b, types_b, types_a
+        self._weights_by_output = [[p.weight for (_, _, o), p in by_a.items() if o == out]
+                                   for out in range(len(self.layout_out.types))]
+        self._stages: list[_Stage] = []
+        for y, t_y in enumerate(types_batched):
+            self._add_stage(y, t_y, types_folded, paths)
         self.reset_parameters()
 
-    @staticmethod
-    def _a_first(m_a: int, m_b: int, p: int, q: int) -> bool:
-        """Whether contracting the coefficients with ``a`` first costs fewer flops (per column)
-        than with ``b`` first: ``m_a p q + m_a m_b q`` against ``m_b q p + m_a m_b p``."""
-        return m_a * p * q + m_a * m_b * q < m_b * q * p + m_a * m_b * p
+    def _add_stage(self, y: int, t_y: FieldType, types_folded: tuple[FieldType, ...],
+                   paths: dict[tuple[int, int, int], _Path]) -> None:
+        """The stage of the batched input's type ``y``: one fold matrix per type ``x`` of the folded
+        input, ``F[p, (o, e, b, q)] = C_b[e, q, p]`` over the output types ``o`` it reaches, and the
+        order that lays the folded rows out as ``(o, e, x, copy of x, b)``."""
+        outputs = sorted({o for (y_, _, o) in paths if y_ == y})
+        if not outputs:
+            return
+        folds, positions, offset = [], {}, 0
+        for x, t_x in enumerate(types_folded):
+            blocks = [paths[y, x, o].coefficients for o in outputs if (y, x, o) in paths]
+            if not blocks:
+                continue
+            name = f"fold_{y}_{x}"
+            self.register_constant(name, torch.cat([c.permute(3, 1, 0, 2).flatten(1) for c in blocks], dim=1))
+            columns = sum(c.numel() // c.shape[3] for c in blocks)
+            position = offset + torch.arange(t_x.multiplicity * columns).view(t_x.multiplicity, columns)
+            start = 0
+            for o in outputs:
+                if (y, x, o) in paths:
+                    k, e = paths[y, x, o].coefficients.shape[:2]
+                    block = position[:, start:start + e * k * t_y.dim].view(t_x.multiplicity, e, k * t_y.dim)
+                    positions[x, o] = block.transpose(0, 1).flatten(1)  # (e, copies of x * k * d_y)
+                    start += e * k * t_y.dim
+            folds.append((x, name))
+            offset += position.numel()
+        order, weights = [], []
+        for o in outputs:
+            reached = [x for x, _ in folds if (x, o) in positions]
+            order.append(torch.cat([positions[x, o] for x in reached], dim=1).flatten())
+            weights.append(tuple(paths[y, x, o].weight for x in reached))
+        rows = tuple(len(rows) // t_y.dim for rows in order)
+        order = torch.cat(order)
+        name = None
+        if not torch.equal(order, torch.arange(len(order))):
+            name = f"order_{y}"
+            self.register_buffer(name, order, persistent=False)
+        fused = sum(rows) * t_y.multiplicity < FUSED_PRODUCT_SIZE * len(rows)
+        self._stages.append(_Stage(y, tuple(folds), name, tuple(outputs), rows, tuple(weights), fused))
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """``w ~ N(0, 1 / fan)`` with ``fan`` the number of (copy, copy, basis) terms summed into an
         output copy: unit-variance outputs for independent unit-variance inputs."""
         with torch.no_grad():
-            for paths in self._paths:
-                fan = sum(self.weights[w][0].numel() for _, w, _, _ in paths)
-                for _, w, _, _ in paths:
+            for weights in self._weights_by_output:
+                fan = sum(self.weights[w][0].numel() for w in weights)
+                for w in weights:
                     weight = self.weights[w]
                     weight.copy_(torch.randn(weight.shape, generator=generator, dtype=torch.float64) * fan**-0.5)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
-        """Per pair of types ``(t_a, t_b)``: ``Z[n, i, j, (e, k)] = sum_pq a_i[n, p] b_j[n, q] C_k[e, p, q]``
-        for all output types at once (the coefficients contracted first with the input that has
-        fewer copies, then one batched matmul with the other); per output type, one matmul of the
-        gathered ``(N, e, sum_paths m_a m_b k)`` products with the concatenated weights."""
+        """Per type ``t_y`` of the batched input ``y`` (the other input ``x`` is the one cheaper to
+        fold): ``M[n, (o, e, x, copy, b), q] = sum_p x[n, copy, p] C_b[e, q, p]`` (one matmul per
+        type of ``x``), then ``Z[n, row, i] = sum_q M[n, row, q] y_i[n, q]`` in one batched matmul;
+        per output type, one matmul of the gathered ``(N e, rows)`` products with the weights."""
         if b is None:
             check_features(a, self.rep_in, dim=a.dim() - 1, what="TensorProduct input (rep_a + rep_b)")
             a, b = a.split([self.rep_a.size, self.rep_b.size], dim=-1)
@@ -105,33 +142,76 @@ class TensorProduct(ConstantsModule, EquivariantModule):
         a = a.expand(*batch, a.shape[-1]).reshape(-1, a.shape[-1])
         b = b.expand(*batch, b.shape[-1]).reshape(-1, b.shape[-1])
         pieces_a, pieces_b = self.layout_a.split(a), self.layout_b.split(b)
-        products = []
-        for i, j, name, a_first in self._pairs:
-            x, y = (pieces_a[i], pieces_b[j]) if a_first else (pieces_b[j], pieces_a[i])
-            n, m_x, d_x = x.shape
-            m_y, d_y = y.shape[1:]
-            coefficients = self.constant(name, x)
-            width = coefficients.shape[1] // d_y
-            partial = (x.reshape(n * m_x, d_x) @ coefficients).view(n, m_x, d_y, width)
-            # einsum rather than bmm: torch's CPU bmm is several times slower for these small per-sample products
-            z = torch.einsum("nyq,nqw->nyw", y, partial.transpose(1, 2).reshape(n, d_y, m_x * width))
-            z = z.view(n, m_y, m_x, width)
-            products.append(z.transpose(1, 2) if a_first else z)  # (n, m_a, m_b, K)
-        out = []
-        for t_out, paths in zip(self.layout_out.types, self._paths):
-            if not paths:
-                out.append(a.new_zeros(a.shape[0], t_out.multiplicity, t_out.dim))
-                continue
-            terms = [
-                products[pair][..., columns].unflatten(-1, (t_out.dim, k)).permute(0, 3, 1, 2, 4).flatten(2)
-                for pair, _, k, columns in paths
-            ]
-            weight = torch.cat([self.weights[w].flatten(1) for _, w, _, _ in paths], dim=1)
-            out.append((torch.cat(terms, dim=-1) @ weight.transpose(0, 1)).transpose(1, 2))
+        batched, folded = (pieces_a, pieces_b) if self._fold_b else (pieces_b, pieces_a)
+        n = a.shape[0]
+        out: list[torch.Tensor | None] = [None] * len(self.layout_out.types)
+        for stage in self._stages:
+            rows = torch.cat([
+                (folded[x].flatten(0, 1) @ self.constant(name, a)).view(n, -1) for x, name in stage.folds
+            ], dim=1)
+            if stage.order is not None:
+                rows = rows.index_select(1, getattr(self, stage.order))
+            y = batched[stage.batched]
+            d = y.shape[-1]
+            y = y.transpose(1, 2) if d == 1 else y.transpose(1, 2).contiguous()
+            rows = rows.view(n, -1, d)
+            if d == 1:  # an outer product: torch's CPU bmm is slow for a contraction of length 1
+                products = (rows * y).split(stage.rows, dim=1)
+            elif stage.fused:  # one batched matmul; each output's rows are then copied out of it
+                products = (rows @ y).split(stage.rows, dim=1)
+            else:
+                products = [block @ y for block in rows.split(stage.rows, dim=1)]
+            for o, z, weights in zip(stage.outputs, products, stage.weights):  # z: (n, e rows, copies of y)
+                weight = torch.cat([self._weight_rows(w) for w in weights])
+                term = z.reshape(n * self.layout_out.types[o].dim, -1) @ weight
+                out[o] = term if out[o] is None else out[o] + term
+        out = [
+            a.new_zeros(n, t.multiplicity, t.dim) if z is None else z.view(n, t.dim, -1).transpose(1, 2)
+            for t, z in zip(self.layout_out.types, out)
+        ]
         return self.layout_out.merge(out).unflatten(0, batch)
 
+    def _weight_rows(self, w: int) -> torch.Tensor:
+        """Weight ``w`` as rows ``(copy of x, b, copy of y)`` by columns ``(copy of the output)``."""
+        weight = self.weights[w]
+        return (weight.permute(2, 3, 1, 0) if self._fold_b else weight.permute(1, 3, 2, 0)).reshape(-1, weight.shape[0])
+
     def extra_repr(self) -> str:
-        return f"({self.rep_a!r}) x ({self.rep_b!r}) -> {self.rep_out!r}, {sum(map(len, self._paths))} paths"
+        return f"({self.rep_a!r}) x ({self.rep_b!r}) -> {self.rep_out!r}, {len(self.weights)} paths"
+
+
+@dataclass(frozen=True)
+class _Path:
+    """One path ``(t_y, t_x) -> t_out``: its coefficients ``(k, e, d_y, d_x)`` and weight index."""
+
+    coefficients: torch.Tensor
+    weight: int
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One type of the batched input: its folds ``(type of x, constant)``, the gather that orders
+    the folded rows (a buffer name, or ``None`` when they are in order) and the rows of each output
+    type it reaches."""
+
+    batched: int
+    folds: tuple[tuple[int, str], ...]
+    order: str | None
+    outputs: tuple[int, ...]
+    rows: tuple[int, ...]
+    weights: tuple[tuple[int, ...], ...]
+    fused: bool
+
+
+def _cost(paths: dict[tuple[int, int, int], _Path], types_y: tuple[FieldType, ...],
+          types_x: tuple[FieldType, ...]) -> int:
+    """Multiply-adds per sample of folding ``x`` into the coefficients, ``m_x d_x`` per folded row,
+    and the batched matmul with ``y``, ``d_y m_y`` per folded row."""
+    return sum(
+        types_x[x].multiplicity * p.coefficients.shape[0] * p.coefficients.shape[1] * types_y[y].dim
+        * (types_x[x].dim + types_y[y].multiplicity)
+        for (y, x, _), p in paths.items()
+    )
 
 
 class TensorSquare(EquivariantModule):
