@@ -5,19 +5,19 @@ Define your own group with :class:`MatrixGroup` and register it with
 that they never clash with the escnn-backed (``O(3)``) and Clifford (``O(3,0)``) entries of the
 same groups:
 
-=========================  ==================================================  ==========
-name                       group                                               acts on
-=========================  ==================================================  ==========
-``SO(n)-mat``, ``O(n)-mat``  rotations / rotations and reflections, n = 2..5     R^n
-``SO+(1,3)-mat``           proper orthochronous Lorentz group, (+,-,-,-)        R^{1,3}
-``O(1,3)-mat``             full Lorentz group                                   R^{1,3}
-``C<N>-mat``, ``D<N>-mat``   cyclic / dihedral group in the plane                R^2
+============================  ==================================================  ==========
+name                          group                                               acts on
+============================  ==================================================  ==========
+``SO(n)-mat``, ``O(n)-mat``   rotations / rotations and reflections, n = 2..5     R^n
+``SO+(1,3)-mat``              proper orthochronous Lorentz group, (+,-,-,-)       R^{1,3}
+``O(1,3)-mat``                full Lorentz group                                  R^{1,3}
+``C<N>-mat``, ``D<N>-mat``    cyclic / dihedral group in the plane                R^2
 ``C<N>z-mat``, ``D<N>z-mat``  the same as rotations about z (D: plus a half turn  R^3
-                           about x)
-``S<N>-mat``               permutations of the axes, N = 2..5                  R^N
-``C4h-mat``                quarter turns about z and the mirror z -> -z         R^3
-                           (order 8, with the inversion; no escnn group)
-=========================  ==================================================  ==========
+                              about x)
+``S<N>-mat``                  permutations of the axes, N = 2..5                  R^N
+``C4h-mat``                   quarter turns about z and the mirror z -> -z        R^3
+                              (order 8, with the inversion; no escnn group)
+============================  ==================================================  ==========
 
 Tensor reps: ``G.T(r, s)``, ``G.standard = G.T(1, 0)``, ``G.trivial = G.T(0, 0)``.
 """

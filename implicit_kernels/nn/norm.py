@@ -163,7 +163,7 @@ class BatchNorm(_InvariantSplit):
 
 class SizeNorm(ConstantsModule, EquivariantModule):
     """Per-field normalisation with a learnable strength, the Clifford-steerable CNNs' multivector
-    norm for any rep: every copy ``x`` of a part type becomes
+    norm for any rep: every copy ``x`` of a part type becomes::
 
         x / (1 + sigmoid(a_x) (sqrt(|x|^2 + eps) - 1))
 
