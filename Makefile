@@ -1,4 +1,5 @@
-# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Two commands do everything on a fresh machine: `make demo` and `make test` (which also builds
+# the documentation with `make docs` and fails on any Sphinx warning).
 # `make install` creates .venv, installs gfortran (escnn's py3nj compiles Fortran) when missing,
 # installs torch==2.13.0 first (a plain `torch` requirement would pull a multi-GB CUDA build),
 # then this package with its extras. Each step is skipped when its stamp is up to date.
@@ -8,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint docs clean
 
 install: $(STAMP)
 
@@ -32,8 +33,12 @@ demo: install
 lint: install
 	$(PY) -m ruff check groups implicit_kernels benchmarks tests
 
-test: lint
+# the API reference and guides (docs/); -W turns every Sphinx warning into a failure
+docs: install
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
+test: lint docs
 	$(PY) -m pytest -q tests
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache docs/_build
