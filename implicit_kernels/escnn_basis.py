@@ -26,6 +26,7 @@ from torch import nn
 
 from groups import KernelNetwork, LinearHeadKernelNetwork, Rep
 from groups.compact import CompactGroup
+from groups.deprecation import renamed_keywords
 
 Sampler = Callable[[torch.Tensor], torch.Tensor]
 DEFAULT_RINGS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
@@ -224,12 +225,14 @@ class AnalyticKernelNetwork(IrrepPairBasis, KernelNetwork):
             the coefficients ``c(a)`` are scalars.
         rings: ring radii in units of the kernel's radius (``x`` arrives divided by it), with
             Gaussian width ``ring_width``; default 0, 0.25, ..., 1.5 and 0.25.
-        band_limit: angular band limit (default :func:`default_band_limit`).
-        width: hidden width of the coefficient MLP ``c(a)`` (one hidden SiLU layer).
+        band_limit: angular band limit, escnn's ``maximum_frequency`` (default :func:`default_band_limit`).
+        mlp_width: width of the hidden layer of the coefficient MLP ``a -> c(a)`` (one hidden SiLU
+            layer). Deprecated name: ``width``.
     """
 
+    @renamed_keywords(width="mlp_width")
     def __init__(self, rep_in: Rep, rep_out: Rep, attr: Rep, *, rings: Sequence[float] = DEFAULT_RINGS,
-                 ring_width: float = 0.25, band_limit: int | None = None, width: int = 32):
+                 ring_width: float = 0.25, band_limit: int | None = None, mlp_width: int = 32):
         super().__init__()
         if not _is_invariant(attr):
             raise ValueError("AnalyticKernelNetwork takes invariant attributes only (multiples of the trivial rep)")
@@ -238,8 +241,8 @@ class AnalyticKernelNetwork(IrrepPairBasis, KernelNetwork):
         index = [positions.reshape(-1) for positions in self._positions]
         self.register_buffer("index", torch.cat(index) if index else torch.zeros(0, dtype=torch.long),
                              persistent=False)
-        self.coefficients = nn.Sequential(nn.Linear(self.attr_size, width), nn.SiLU(),
-                                          nn.Linear(width, self.basis_size))
+        self.coefficients = nn.Sequential(nn.Linear(self.attr_size, mlp_width), nn.SiLU(),
+                                          nn.Linear(mlp_width, self.basis_size))
         self.reset_parameters()
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
@@ -272,7 +275,7 @@ class ConstantAnalyticKernelNetwork(IrrepPairBasis, LinearHeadKernelNetwork):
     irrep-pair bases, ``(..., F)`` with ``F = sum over irrep pairs of dim d_out d_in``, and the head
     places the coefficients (and the change of basis), so point convolutions sum features over
     neighbours before applying it once per node. Same exactness, completeness and options as
-    :class:`AnalyticKernelNetwork` (no ``width``: there is no attribute MLP)."""
+    :class:`AnalyticKernelNetwork` (no ``mlp_width``: there is no attribute MLP)."""
 
     def __init__(self, rep_in: Rep, rep_out: Rep, *, rings: Sequence[float] = DEFAULT_RINGS,
                  ring_width: float = 0.25, band_limit: int | None = None):

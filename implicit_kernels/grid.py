@@ -72,7 +72,7 @@ class GridConv(EquivariantModule):
             == to_escnn_layout(conv(f))`` for equal kernels. :func:`~implicit_kernels.check_equivariance`
             moves signals in the layer's layout.
         bias: learnable bias on the invariant part of ``rep_out``.
-        **kernel_options: passed to :class:`ImplicitKernel` (e.g. ``width``, ``depth``).
+        **kernel_options: passed to :class:`ImplicitKernel` (e.g. ``mlp_width``, ``depth``).
 
     The kernel grid is the buffer ``offsets``; in eval mode the sampled weight is cached (and
     rebuilt when parameters, dtype or device change) and treated as a constant. The input must have

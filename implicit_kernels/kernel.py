@@ -41,8 +41,9 @@ class ImplicitKernel(nn.Module):
             ``"analytic"``: ``phi`` is :func:`~implicit_kernels.escnn_basis.analytic_kernel_network`,
             learned coefficients over escnn's analytic basis (groups escnn covers, invariant
             attributes), for side-by-side comparisons in the same layers.
-        **network_options: passed to the kernel network (e.g. ``width``, ``depth``; ``rings`` for
-            the analytic one).
+        **network_options: passed to the kernel network (e.g. ``copies``, ``mlp_width``, ``depth``;
+            ``rings`` for the analytic one); the options of every family are tabulated in
+            ``docs/options.rst``.
 
     Shapes: ``x`` is ``(..., n)``, ``attr`` is ``(..., attr.size)``; the output is
     ``(..., rep_out.size, rep_in.size)``.

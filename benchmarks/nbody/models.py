@@ -46,7 +46,7 @@ class SteerableNBody(nn.Module):
             moves its coordinates; messages then depend non-linearly on both nodes' features
             through the kernel's argument ``x_j - x_i`` (still equivariant: ``d_i`` is a vector).
             The readout's displacement is added to the moved positions.
-        **kernel_options: passed to every :class:`PointConv` (e.g. ``width``, or
+        **kernel_options: passed to every :class:`PointConv` (e.g. ``copies``, or
             ``basis="analytic"`` for escnn's analytic kernels in the same network).
     """
 
@@ -191,7 +191,7 @@ STEERABLE = {
     "implicit-so3": {"group": "SO(3)"},
     # escnn's basis with coefficients c(q_i q_j, |x_ij|) from a width-8 MLP: 2.4x the implicit
     # model's parameters (the basis has one coefficient per irrep copy pair and basis element)
-    "analytic-o3": {"group": "O(3)", "basis": "analytic", "width": 8},
+    "analytic-o3": {"group": "O(3)", "basis": "analytic", "mlp_width": 8},
     "clifford-o3": {"group": "O(3,0)"},
     "matrix-o3": {"group": "O(3)-mat"},
     "implicit-o3-small": {"group": "O(3)", **SMALL},

@@ -180,7 +180,7 @@ class ForecastResNet(nn.Module):
 
 class CliffordResNet(ForecastResNet):
     """Clifford-steerable ResNet of ``O(p, q)`` (see the module docstring): hidden ``channels x
-    G.multivector``; ``head`` and ``**kernel_options`` (e.g. ``width``, ``depth``) go to every
+    G.multivector``; ``head`` and ``**kernel_options`` (e.g. ``multivectors``, ``depth``) go to every
     :class:`GridConv`'s kernel network."""
 
     def __init__(self, io: FieldIO, channels: int = 8, blocks: int = 2, kernel_size: int = 5,

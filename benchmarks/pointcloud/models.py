@@ -93,7 +93,7 @@ class SteerableClassifier(nn.Module):
         reduction: ratio of the point counts of consecutive levels.
         hidden, classes: width of the head's hidden layer and number of logits.
         stages: ``(source level, target level)`` of every convolution, target level at most one above.
-        **kernel_options: passed to every :class:`PointConv` (e.g. ``width``, ``scalar_width``).
+        **kernel_options: passed to every :class:`PointConv` (e.g. ``copies``, ``mlp_width``).
     """
 
     def __init__(self, group_name: str = "O(3)", kernel_basis: str = "implicit", *, scalars: int = 16,
@@ -177,7 +177,7 @@ class PointNet(nn.Module):
 
 # implicit kernel networks narrower than the library's defaults (8 copies per irrep, 32 hidden
 # units): about half the time per epoch (see the README)
-IMPLICIT_KERNEL = {"width": 4, "scalar_width": 16}
+IMPLICIT_KERNEL = {"copies": 4, "mlp_width": 16}
 
 
 def _steerable(group_name: str, kernel_basis: str, **sizes) -> Callable[[], SteerableClassifier]:

@@ -35,6 +35,7 @@ from groups.clifford.layers import (
     PathWeights,
 )
 from groups.clifford.rep import CliffordRep
+from groups.deprecation import renamed_keywords
 from groups.kernel_network import KernelNetwork
 
 HEADS = ("complete", "single")
@@ -47,7 +48,8 @@ class CliffordKernelNetwork(KernelNetwork):
         group, rep_in, rep_out, attr: the group and reps (``attr`` may be ``None``).
         head: ``"complete"`` (default, coverage 1) or ``"single"`` (one weighted product, as in
             Clifford-steerable CNNs; coverage ``(3n + 1) / 4n`` at a generic point).
-        width: multivector channels per hidden layer.
+        multivectors: multivector channels of each hidden layer (each channel a full multivector
+            of ``Cl(p, q)``, ``2^n`` components). Deprecated name: ``width``.
         depth: number of hidden (product, norm, gate) layers.
         n_radial: Gaussian basis functions of the invariant ``q(x)``.
         q_max: the radial basis covers ``[-q_max, q_max]`` (or its half of the sign ``q`` can
@@ -55,6 +57,7 @@ class CliffordKernelNetwork(KernelNetwork):
             divides by the kernel radius).
     """
 
+    @renamed_keywords(width="multivectors")
     def __init__(
         self,
         group,
@@ -63,7 +66,7 @@ class CliffordKernelNetwork(KernelNetwork):
         attr: CliffordRep | None = None,
         *,
         head: str = "complete",
-        width: int = 8,
+        multivectors: int = 8,
         depth: int = 2,
         n_radial: int = 6,
         q_max: float = 2.25,
@@ -76,8 +79,8 @@ class CliffordKernelNetwork(KernelNetwork):
                 )
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
-        if depth < 1 or width < 1 or n_radial < 1:
-            raise ValueError("depth, width and n_radial must be positive")
+        if depth < 1 or multivectors < 1 or n_radial < 1:
+            raise ValueError("depth, multivectors and n_radial must be positive")
         algebra: CliffordAlgebra = group.algebra
         self.algebra, self.head_kind = algebra, head
         self.in_size, self.out_size = rep_in.size, rep_out.size
@@ -93,14 +96,15 @@ class CliffordKernelNetwork(KernelNetwork):
         layers: list[nn.Module] = []
         for _ in range(depth):
             layers += [
-                GeometricProductLayer(algebra, channels, width), MultivectorNorm(algebra, width), MultivectorGate()
+                GeometricProductLayer(algebra, channels, multivectors), MultivectorNorm(algebra, multivectors),
+                MultivectorGate(),
             ]
-            channels = width
+            channels = multivectors
         self.body = nn.Sequential(*layers)
 
         self.n_pairs = len(rep_out.fields) * len(rep_in.fields)
         self.n_operators = 3 if head == "complete" else 1
-        self.output = MultivectorLinear(algebra, width, self.n_operators * self.n_pairs)
+        self.output = MultivectorLinear(algebra, multivectors, self.n_operators * self.n_pairs)
         self.paths = PathWeights(self._path_masks(rep_in, rep_out))
         self.type_sizes = self._pair_types(rep_in, rep_out)
         self.to(torch.get_default_dtype())

@@ -40,6 +40,7 @@ from torch import nn
 from groups.compact.harmonics import HarmonicEmbedding
 from groups.compact.layers import IrrepLayout, IrrepLinear, irrep_permutation
 from groups.compact.rep import hom_decomposition
+from groups.deprecation import renamed_keywords
 from groups.kernel_network import ConstantsModule, LinearHeadKernelNetwork
 
 
@@ -48,9 +49,11 @@ class CompactKernelNetwork(LinearHeadKernelNetwork):
 
     Args:
         group, rep_in, rep_out, attr: the group and reps (``attr`` may be ``None``).
-        width: copies of every non-trivial irrep among the features (raised to the irrep's
-            dimension where completeness needs more).
-        scalar_width: width of the scalar MLP's hidden layers (and invariant features).
+        copies: copies of every non-trivial irrep ``psi`` among the fields ``phi`` that feed the
+            head: ``max(copies, dim psi)`` (completeness needs ``dim psi``), but never more than
+            the copies of ``psi`` in ``Hom(rho_in, rho_out)``. Deprecated name: ``width``.
+        mlp_width: width of the hidden layers of the scalar MLP ``s -> (h(s), c(s))``; it also
+            caps the number of invariant features ``h``. Deprecated name: ``scalar_width``.
         depth: number of hidden layers of the scalar MLP.
         n_radial: Gaussian radial basis functions of ``|x|`` on ``[0, radial_max]``.
         radial_max: range of the radial basis, in the units of ``x`` (the builder feeds ``x``
@@ -61,6 +64,7 @@ class CompactKernelNetwork(LinearHeadKernelNetwork):
             is exact but incomplete (O(3), 1o -> 0e + 2e: rank 2 of dim Hom_H = 3).
     """
 
+    @renamed_keywords(width="copies", scalar_width="mlp_width")
     def __init__(
         self,
         group,
@@ -68,8 +72,8 @@ class CompactKernelNetwork(LinearHeadKernelNetwork):
         rep_out,
         attr=None,
         *,
-        width: int = 8,
-        scalar_width: int = 32,
+        copies: int = 8,
+        mlp_width: int = 32,
         depth: int = 2,
         n_radial: int = 8,
         radial_max: float = 1.5,
@@ -77,8 +81,8 @@ class CompactKernelNetwork(LinearHeadKernelNetwork):
         harmonic_degree: int | None = None,
     ):
         super().__init__()
-        if depth < 1 or width < 1 or scalar_width < 1 or n_radial < 1:
-            raise ValueError("depth, width, scalar_width and n_radial must be positive")
+        if depth < 1 or copies < 1 or mlp_width < 1 or n_radial < 1:
+            raise ValueError("depth, copies, mlp_width and n_radial must be positive")
         self.in_size, self.out_size = rep_in.size, rep_out.size
         self.attr_size = attr.size if attr is not None else 0
         G = group.escnn_group
@@ -107,23 +111,23 @@ class CompactKernelNetwork(LinearHeadKernelNetwork):
 
         # copies per irrep: never more than the Hom rep holds (the head maps them linearly onto
         # those copies, so more would be redundant), else at least dim psi so that a generic
-        # point's span is never cut by the width
+        # point's span is never cut by `copies`
         hom_copies = dict(zip(hom_layout.irreps, hom_layout.multiplicities))
         covariant = {psi: m for psi, m in zip(self.embed_layout.irreps, self.embed_layout.multiplicities)
                      if not psi.is_trivial()}
         field_irreps = [psi for psi in hom_layout.irreps if psi in covariant]
         self.fields = nn.ModuleList(
-            InvariantCombination(psi, covariant[psi], min(hom_copies[psi], max(width, psi.size)))
+            InvariantCombination(psi, covariant[psi], min(hom_copies[psi], max(copies, psi.size)))
             for psi in field_irreps
         )
-        self.invariant_count = min(hom_copies.get(trivial, 0), scalar_width)
+        self.invariant_count = min(hom_copies.get(trivial, 0), mlp_width)
         self._embed_sizes = [sl.stop - sl.start for _, _, sl in self.embed_layout.blocks()]
         self._field_inputs = [self.embed_layout.irreps.index(psi) for psi in field_irreps]
         self._outputs = [self.invariant_count] + [f.coefficient_count for f in self.fields]
 
-        sizes = [self.embed_layout.scalar_count] + [scalar_width] * depth
+        sizes = [self.embed_layout.scalar_count] + [mlp_width] * depth
         self.trunk = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.coefficients = nn.Linear(scalar_width, sum(self._outputs)) if sum(self._outputs) else None
+        self.coefficients = nn.Linear(mlp_width, sum(self._outputs)) if sum(self._outputs) else None
 
         hidden = IrrepLayout.from_counts([(trivial, self.invariant_count)] + [(f.irrep, f.copies) for f in self.fields])
         self.head_linear = IrrepLinear(hidden, hom_layout, bias=False)

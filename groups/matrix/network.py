@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from groups.base import Rep
+from groups.deprecation import renamed_keywords
 from groups.derived_reps import DirectSumRep, DualRep, TensorProductRep
 from groups.kernel_network import KernelNetwork
 from groups.matrix.reps import SymmetricPowerRep
@@ -110,17 +111,20 @@ class MatrixKernelNetwork(KernelNetwork):
 
     Args:
         group, rep_in, rep_out, attr: the group and reps (``attr`` may be ``None``).
-        width, depth: hidden width and number of hidden layers of the invariant MLP.
+        mlp_width: width of the hidden layers of the invariant MLP ``s -> c(s)``. Deprecated
+            name: ``width``.
+        depth: number of hidden layers of the invariant MLP.
         n_radial, radial_max: Gaussian radial basis of ``sqrt|x^T metric x|`` on ``[0, radial_max]``.
         max_degree: highest polynomial degree tried per block.
         rtol: relative tolerance of the equivariant-basis solver.
     """
 
-    def __init__(self, group, rep_in, rep_out, attr=None, *, width: int = 32, depth: int = 2, n_radial: int = 8,
+    @renamed_keywords(width="mlp_width")
+    def __init__(self, group, rep_in, rep_out, attr=None, *, mlp_width: int = 32, depth: int = 2, n_radial: int = 8,
                  radial_max: float = 1.5, max_degree: int = 10, rtol: float = 1e-9):
         super().__init__()
-        if depth < 1 or width < 1 or n_radial < 1:
-            raise ValueError("depth, width and n_radial must be positive")
+        if depth < 1 or mlp_width < 1 or n_radial < 1:
+            raise ValueError("depth, mlp_width and n_radial must be positive")
         self.in_size, self.out_size = rep_in.size, rep_out.size
         self.attr_size = attr.size if attr is not None else 0
         blocks, invariants, self.solve_seconds = solve_kernel_basis(group, rep_in, rep_out, attr, max_degree, rtol)
@@ -153,8 +157,8 @@ class MatrixKernelNetwork(KernelNetwork):
         layers: list[nn.Module] = []
         size = n_scalars
         for _ in range(depth):
-            layers += [nn.Linear(size, width), nn.SiLU()]
-            size = width
+            layers += [nn.Linear(size, mlp_width), nn.SiLU()]
+            size = mlp_width
         layers.append(nn.Linear(size, sum(self.n_coefficients)))
         self.mlp = nn.Sequential(*layers)
         self.to(torch.get_default_dtype())

@@ -75,7 +75,7 @@ def test_equivariant_models_are_invariant_in_float64(name):
 
 def test_rank2_fields_keep_the_o3_model_invariant():
     torch.manual_seed(0)
-    model = SteerableClassifier("O(3)", scalars=4, vectors=2, tensors=2, width=2, scalar_width=8).double()
+    model = SteerableClassifier("O(3)", scalars=4, vectors=2, tensors=2, copies=2, mlp_width=8).double()
     points, g = _helices(), get_group("O(3)").sample(3, generator=torch.Generator().manual_seed(2))
     assert relative_error(_logits(model, points, g), model(points)) <= TOLERANCE[torch.float64]
 

@@ -115,7 +115,7 @@ def test_rep_strings_refuse_zero_multiplicities_and_irreps_escnn_lacks(text, mes
     (["--group", "O(3)", "--in", "0*trivial", "--out", "standard"], "multiplicities must be positive"),
     (["--group", "O(3)", "--in", "trivial", "--out", "irrep(9,9)"], "bad rep atom 'irrep(9,9)' for O(3)"),
     (["--group", "Q(7)", "--in", "trivial", "--out", "standard"], "unknown group 'Q(7)'"),
-    (["--group", "O(3)", "--in", "trivial", "--out", "standard", "--option", "width"], "written key=value"),
+    (["--group", "O(3)", "--in", "trivial", "--out", "standard", "--option", "copies"], "written key=value"),
     (["--group", "O(3)", "--in", "trivial", "--out", "standard", "--option", "foo=1"], "keyword argument 'foo'"),
     (["--group", "O(3)"], "compare needs --group, --in and --out, or --all"),
 ])
