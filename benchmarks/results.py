@@ -1,8 +1,9 @@
-"""What every benchmark report shares: the machine line and the sections of ``benchmarks/RESULTS.md``.
+"""What every benchmark report shares: the machine line and the marked sections of the results files.
 
-Each benchmark owns one section of ``RESULTS.md``, delimited by HTML comment markers
-(``<!-- name:begin -->`` ... ``<!-- name:end -->``), and rewrites only that section, so reports of
-different benchmarks can be regenerated independently.
+Each benchmark writes its full tables to its own ``benchmarks/<task>/RESULTS.md``
+(:func:`task_results`); ``benchmarks/RESULTS.md`` holds only the headline table. A report owns
+sections of that file delimited by HTML comment markers (``<!-- name:begin -->`` ...
+``<!-- name:end -->``) and rewrites only those, so the prose around them is kept.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import platform
 import re
 import statistics
 import sys
+import textwrap
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -22,6 +24,18 @@ from pathlib import Path
 import torch
 
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
+WIDTH = 100  # line length of the prose the reports write
+
+
+def task_results(task: str) -> Path:
+    """The results file of one benchmark, ``benchmarks/<task>/RESULTS.md``."""
+    return RESULTS_MD.parent / task / "RESULTS.md"
+
+
+def wrap(text: str) -> str:
+    """A paragraph of generated prose broken into lines of at most :data:`WIDTH` characters
+    (words, code spans and links are not split)."""
+    return textwrap.fill(text, WIDTH, break_long_words=False, break_on_hyphens=False)
 
 
 def machine() -> str:
@@ -55,21 +69,30 @@ def run_record(command: str, argv: list[str] | None, threads: int, start: float,
     }
 
 
+def wrap_prose(markdown: str) -> str:
+    """``markdown`` with every long line of prose wrapped by :func:`wrap`; table rows, indented
+    code, list items, headings and images are left as they are."""
+    kept = ("|", "    ", "!", "-", "#", "<!--")
+    return "\n".join(line if len(line) <= WIDTH or line.startswith(kept) else wrap(line)
+                     for line in markdown.split("\n"))
+
+
 def markers(name: str) -> tuple[str, str]:
     """The begin and end markers of section ``name``."""
     return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
 
 
 def update_section(path: Path, name: str, title: str, body: str) -> None:
-    """Replace the text between the markers of section ``name`` in ``path``; when they are missing,
-    append ``## title`` and the marked section."""
+    """Replace the text between the markers of section ``name`` in ``path`` by ``body`` (its long
+    lines of prose wrapped, :func:`wrap_prose`); when the markers are missing, append ``## title``
+    and the marked section."""
     begin, end = markers(name)
     text = path.read_text() if path.exists() else ""
-    block = f"{begin}\n{body}\n{end}"
+    block = f"{begin}\n{wrap_prose(body)}\n{end}"
     if begin in text and end in text:
         text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
     else:
-        text = text.rstrip("\n") + f"\n\n## {title}\n\n" + block + "\n"
+        text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + f"## {title}\n\n" + block + "\n"
     path.write_text(text)
 
 
@@ -80,6 +103,11 @@ def load_records(directory: Path, key: Callable[[dict], object]) -> dict[object,
         record = json.loads(path.read_text())
         groups[key(record)].append(record)
     return {name: sorted(records, key=lambda r: r["seed"]) for name, records in groups.items()}
+
+
+def values(numbers: list[float], digits: str = ".2e") -> str:
+    """Every run's value, in seed order: ``5.52e-03, 5.88e-03``."""
+    return ", ".join(f"{value:{digits}}" for value in numbers)
 
 
 def mean_std(values: list[float], digits: str = ".2e") -> str:

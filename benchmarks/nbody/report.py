@@ -5,8 +5,8 @@ protocol) and ``<results>/side/`` (all models under one equal budget, ``<model>_
 those of :mod:`benchmarks.nbody.ensemble` from ``<results>/ensemble/``, the symmetry floors of
 :mod:`benchmarks.nbody.symmetry` from ``<results>/symmetry.json`` (the benchmark's data) and
 ``<results>/symmetry_*.json`` (other draws) and the records of :mod:`benchmarks.nbody.reference`
-from ``<results>/reference_*.json``; rewrites the tables of the
-N-body section of ``benchmarks/RESULTS.md`` (text after the section's end marker is kept), a PNG
+from ``<results>/reference_*.json``; rewrites the marked ``nbody`` section of
+``benchmarks/nbody/RESULTS.md`` (the prose around it is kept), a PNG
 of the side-by-side validation curves and one of the full-protocol runs' training and validation
 curves.
 """
@@ -24,7 +24,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmarks.results import RESULTS_MD, load_records, machine, mean_std, update_section  # noqa: E402
+from benchmarks.results import load_records, machine, task_results, update_section, values, wrap  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PUBLISHED = {"EGNN": 0.0071, "SEGNN": 0.0043, "CGENN": 0.0039}  # test MSE reported in the three papers
@@ -65,77 +65,115 @@ def schedule_note(record: dict) -> str:
     return ", constant lr" if record.get("schedule") == "constant" else ""
 
 
+def setup(record: dict) -> str:
+    """A full-protocol run's training settings: loss, weight decay, EMA, epochs, schedule."""
+    parts = [loss(record), f"wd {weight_decay(record):.0e}"]
+    if record.get("ema") is not None:
+        parts.append(f"EMA {record['ema']}")
+    return ", ".join(parts) + f", {record['epochs']} ep{schedule_note(record)}"
+
+
 def full_table(runs: dict[str, list[dict]]) -> str:
-    lines = ["| data | model | seed | loss | weight decay | EMA | epochs | best epoch | best val MSE "
-             "| test MSE at best val | params | s / epoch | threads |",
-             "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    """One table per data draw: a row per run."""
+    by_draw: dict[str, list[tuple[str, dict]]] = {}
     for model, r in sorted(((model, r) for model, records in runs.items() for r in records),
-                           key=lambda item: (draw(item[1]), item[0])):
-        lines.append(f"| {draw(r)} | {model} | {r['seed']} | {loss(r)} | {weight_decay(r):.0e} | {ema(r)} | "
-                     f"{r['epochs']}{schedule_note(r)} | {r['best_epoch']} | {r['best_val_mse']:.2e} | "
-                     f"{r['test_mse_at_best_val']:.2e} | {r['params']:,} | {r['seconds_per_epoch']:.1f} | "
-                     f"{r['threads']} |")
-    lines += ["", "Published test MSE on the same task: "
-              + ", ".join(f"{name} {value}" for name, value in PUBLISHED.items()) + "."]
+                           key=lambda item: (draw(item[1]), item[0], setup(item[1]), item[1]["seed"])):
+        by_draw.setdefault(draw(r), []).append((model, r))
+    lines = []
+    for data, rows in by_draw.items():
+        lines += [f"Data `{data}`:", "",
+                  "| model | setup | seed | best epoch | best val MSE | test MSE at best val | params | s / epoch |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {model} | {setup(r)} | {r['seed']} | {r['best_epoch']} | {r['best_val_mse']:.2e} | "
+                  f"{r['test_mse_at_best_val']:.2e} | {r['params']:,} | {r['seconds_per_epoch']:.1f} |"
+                  for model, r in rows]
+        lines.append("")
+    lines.append("Published test MSE on the same task: "
+                 + ", ".join(f"{name} {value}" for name, value in PUBLISHED.items()) + ".")
     return "\n".join(lines)
 
 
-def members(checkpoints: list[str]) -> str:
-    """The checkpoints of an ensemble by name: ``run_s0,1,2`` for runs that differ only in their
-    seed suffix, else the names one after another."""
-    stems = [Path(path).stem for path in checkpoints]
-    runs = {stem.rpartition("_s")[0] for stem in stems}
-    seeds = [stem.rpartition("_s")[2] for stem in stems]
-    if len(runs) == 1 and "" not in runs and all(seed.isdigit() for seed in seeds):
-        return f"{runs.pop()}_s{','.join(seeds)}"
-    return ", ".join(stems)
+def run_name(checkpoint: str) -> tuple[str, str]:
+    """A checkpoint's run name and seed: ``("implicit-o3-moving_300ep", "0")`` for
+    ``.../implicit-o3-moving_300ep_s0.ckpt``; the seed is empty for names without a seed suffix."""
+    stem = Path(checkpoint).stem
+    run, _, seed = stem.rpartition("_s")
+    return (run, seed) if run and seed.isdigit() else (stem, "")
 
 
-def ensemble_table(records: list[dict]) -> str:
-    lines = ["| members | checkpoints | data: test systems | members' test MSE | members' mean | val MSE | test MSE "
-             "| params (all members) | rotation error | reflection error |",
-             "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+class Legend:
+    """Short names for checkpoints: one letter per run name, in order of first use."""
+
+    def __init__(self) -> None:
+        self.letters: dict[str, str] = {}
+
+    def letter(self, run: str) -> str:
+        if run not in self.letters:
+            self.letters[run] = chr(ord("A") + len(self.letters)) if len(self.letters) < 26 else run
+        return self.letters[run]
+
+    def network(self, checkpoint: str) -> str:
+        run, seed = run_name(checkpoint)
+        return f"{self.letter(run)} s{seed}" if seed else self.letter(run)
+
+    def members(self, checkpoints: list[str]) -> str:
+        """``A s0,1,2`` for checkpoints of one run that differ only in their seed, else each short
+        name."""
+        names = [run_name(path) for path in checkpoints]
+        runs = {run for run, _ in names}
+        if len(runs) == 1 and all(seed for _, seed in names):
+            return f"{self.letter(runs.pop())} s{','.join(seed for _, seed in names)}"
+        return ", ".join(self.network(path) for path in checkpoints)
+
+    def markdown(self) -> str:
+        return "\n".join(f"- `{letter}`: `{run}`" for run, letter in self.letters.items())
+
+
+def ensemble_table(records: list[dict], legend: Legend) -> str:
+    lines = ["| members | data: test systems | members' test MSE | members' mean | val MSE | test MSE "
+             "| params (all) | rot. / refl. error |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in records:
         scores = r["members_test_mse"]
-        lines.append(f"| {len(r['checkpoints'])} | {members(r['checkpoints'])} | {test_systems(r)} | "
-                     f"{', '.join(f'{value:.2e}' for value in scores)} | {statistics.mean(scores):.2e} | "
-                     f"{r['val_mse']:.2e} | "
-                     f"{r['test_mse']:.2e} | {r['params']:,} | {r['rotation_error']:.1e} | "
-                     f"{r['reflection_error']:.1e} |")
+        lines.append(f"| {legend.members(r['checkpoints'])} | {test_systems(r)} | {values(scores)} | "
+                     f"{statistics.mean(scores):.2e} | {r['val_mse']:.2e} | {r['test_mse']:.2e} | {r['params']:,} | "
+                     f"{r['rotation_error']:.1e} / {r['reflection_error']:.1e} |")
     return "\n".join(lines)
 
 
-def network_rows(records: list[dict], columns: tuple[str, ...]) -> list[str]:
+def network_rows(records: list[dict], columns: tuple[str, ...], legend: Legend) -> list[str]:
     """Table rows ``| data: test systems | network | columns... |`` of the networks measured in
-    ``records`` (each record's ``networks``, by checkpoint)."""
-    return [f"| {test_systems(record)} | {Path(name).stem} | "
+    ``records`` (each record's ``networks``, by checkpoint; a network that is not a checkpoint,
+    such as ``ensemble``, keeps its name)."""
+    return [f"| {test_systems(record)} | {legend.network(name) if name.endswith('.ckpt') or '/' in name else name} | "
             + " | ".join(f"{r[column]:.2e}" for column in columns) + " |"
             for record in records for name, r in record.get("networks", {}).items()]
 
 
-def floor_table(records: list[dict]) -> str:
+def floor_table(records: list[dict], legend: Legend) -> str:
     """The floor of exactly O(3)-equivariant models per data draw and split, and the networks
     measured against it on each draw's test split."""
     lines = ["| data | split | systems | orientations | floor: MSE of the orientation average | standard error "
-             "| systems whose label depends on the orientation |", "|---:|---|---:|---:|---:|---:|---:|"]
+             "| labels that depend on the orientation |", "|---:|---|---:|---:|---:|---:|---:|"]
     for record in records:
         for split, size in zip(("val", "test"), record["sizes"][1:]):
             floor = record[split]
             lines.append(f"| {draw(record)} | {split} | {size:,} | {record['orientations']} | "
                          f"{floor['mse']:.2e} | {floor['standard_error']:.1e} | "
                          f"{100 * floor['affected_share']:.1f} % |")
-    networks = network_rows(records, ("mse", "mse_to_orientation_average"))
+    networks = network_rows(records, ("mse", "mse_to_orientation_average"), legend)
     if networks:
         lines += ["", "| data: test systems | network | test MSE | MSE to the orientation average |",
                   "|---:|---|---:|---:|", *networks]
     return "\n".join(lines)
 
 
-def reference_table(records: list[dict]) -> str:
+def reference_table(records: list[dict], legend: Legend) -> str:
     """How far re-running the generator's arithmetic moves each draw's test systems, and trained
     networks' test MSE on both versions (records of :mod:`benchmarks.nbody.reference`)."""
     tolerances = list(records[0]["moved_share"]["target"])
-    lines = ["| data: test systems | frame | " + " | ".join(f"moved by more than {t}" for t in tolerances) + " |",
+    lines = ["Share of test systems moved by more than:", "",
+             "| data: test systems | frame | " + " | ".join(f"> {t}" for t in tolerances) + " |",
              "|---:|---|" + "---:|" * len(tolerances)]
     for record in records:
         for frame, shares in record["moved_share"].items():
@@ -143,18 +181,18 @@ def reference_table(records: list[dict]) -> str:
                          + " | ".join(f"{100 * shares[t]:.1f} %" for t in tolerances) + " |")
     lines += ["", "| data: test systems | network | test MSE, our simulation | test MSE, the generator's arithmetic |",
               "|---:|---|---:|---:|"]
-    lines += network_rows(records, ("mse", "mse_reference"))
+    lines += network_rows(records, ("mse", "mse_reference"), legend)
     return "\n".join(lines)
 
 
 def side_table(runs: dict[str, list[dict]]) -> str:
-    lines = ["| model | seeds | epochs | test MSE at best val (mean ± std) | params | s / epoch | "
+    lines = ["| model | lr | seeds | test MSE at best val, per seed | params | s / epoch | "
              "rotation error | reflection error |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for model, records in sorted(runs.items(), key=lambda item: statistics.mean(
             r["test_mse_at_best_val"] for r in item[1])):
         lines.append(
-            f"| {model} | {len(records)} | {records[0]['epochs']} | "
-            f"{mean_std([r['test_mse_at_best_val'] for r in records])} | {records[0]['params']:,} | "
+            f"| {model} | {records[0].get('lr', '-')} | {','.join(str(r['seed']) for r in records)} | "
+            f"{values([r['test_mse_at_best_val'] for r in records])} | {records[0]['params']:,} | "
             f"{statistics.mean(r['seconds_per_epoch'] for r in records):.1f} | "
             f"{max(r['rotation_error'] for r in records):.1e} | {max(r['reflection_error'] for r in records):.1e} |")
     return "\n".join(lines)
@@ -240,40 +278,57 @@ def plot_panel(axis: plt.Axes, groups: dict[str, list[dict]], references: dict[s
 
 def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles: list[dict], floors: list[dict],
             references: list[dict], plot_link: str, full_link: str) -> str:
-    parts = [f"Machine: {machine()}; one torch thread per run (`OMP_NUM_THREADS=1`), two (at times three) runs "
-             "at a time on the two cores. Data: 3000 / 2000 / 2000 systems (EGNN's sizes) from seed 43, "
-             "drawn from our random stream (data `43`) or from that of EGNN's generator (data `EGNN 43`, "
-             "`--stream egnn`: the initial states of the systems behind the published figures). "
-             "Adam, batch 100, "
-             "cosine learning rate, test MSE at the best validation epoch (validation every 5 epochs for the "
-             "full protocol, every 3 for the side-by-side runs).", ""]
+    legend = Legend()
+    threads = {r["threads"] for records in (*full.values(), *side.values()) for r in records}
+    per_run = "one torch thread" if threads <= {1} else f"{', '.join(map(str, sorted(threads)))} torch threads"
+    parts = [wrap(f"Machine: {machine()}; {per_run} per run "
+                  "(`OMP_NUM_THREADS=1`), two (at times three) runs at a time on the two cores. Data: 3000 / 2000 / "
+                  "2000 systems (EGNN's sizes) from seed 43, drawn from our random stream (data `43`) or from that "
+                  "of EGNN's generator (data `EGNN 43`, `--stream egnn`: the initial states of the systems behind "
+                  "the published figures). Adam, batch 100, cosine learning rate unless stated, test MSE at the "
+                  "best validation epoch (validation every 5 epochs for the full protocol, every 3 for the "
+                  "side-by-side runs)."), ""]
     if full:
-        parts += ["Full protocol (EMA: the decay of the weights' moving average that was validated and kept, "
-                  "`--ema`):", "", full_table(full), "", f"![N-body full protocol]({full_link})", ""]
+        parts += ["### Full protocol", "",
+                  wrap("Setup: the training loss, Adam's weight decay (wd), the decay of the weights' moving "
+                       "average that was validated and kept (EMA, `--ema`) and the number of epochs (ep)."), "",
+                  full_table(full), "", f"![N-body full protocol]({full_link})", ""]
+    tables = []
     if ensembles:
-        parts += ["Ensembles: the mean prediction of independently trained networks (each member's "
-                  "best-by-validation weights; `python -m benchmarks.nbody.ensemble`), by the names of their "
-                  "checkpoints (`egnn-data_...`: trained on data `EGNN 43`, the others on `43`). Rows on other data "
-                  "than the members' measure them on other systems (that data's training split is unused); a row "
-                  "with one member is a single network:", "",
-                  ensemble_table(ensembles), ""]
+        tables += ["### Ensembles", "",
+                   wrap("The mean prediction of independently trained networks (each member's best-by-validation "
+                        "weights; `python -m benchmarks.nbody.ensemble`), by checkpoint letter and seeds (legend "
+                        "above). Rows on other data than the members' measure them on other systems (that data's "
+                        "training split is unused); a row with one member is a single network. The errors are "
+                        "relative output errors under random rotations and rotation-reflections (float32)."), "",
+                   ensemble_table(ensembles, legend), ""]
     if floors:
-        parts += ["The floor of exactly O(3)-equivariant models: the MSE of the labels' average over random "
-                  "orientations of each system (re-simulated from the input frame; "
-                  "`python -m benchmarks.nbody.symmetry`). The clipped force makes labels depend on the "
-                  "orientation, so no equivariant network can beat it in expectation; a network's MSE is about the "
-                  "floor plus its MSE to the orientation average. With K orientations the estimate is high by "
-                  "about 1/K of itself:", "", floor_table(floors), ""]
+        tables += ["### Floor of equivariant models", "",
+                   wrap("The floor of exactly O(3)-equivariant models: the MSE of the labels' average over random "
+                        "orientations of each system (re-simulated from the input frame; "
+                        "`python -m benchmarks.nbody.symmetry`). The clipped force makes labels depend on the "
+                        "orientation, so no equivariant network can beat it in expectation; a network's MSE is "
+                        "about the floor plus its MSE to the orientation average. With K orientations the "
+                        "estimate is high by about 1/K of itself."), "", floor_table(floors, legend), ""]
     if references:
-        parts += ["Our simulation of a draw against the arithmetic of EGNN's generator (its formulas re-run one system "
-                  "at a time from the same initial states; `python -m benchmarks.nbody.reference`): close encounters "
-                  "amplify rounding differences, so some systems end elsewhere. The share of test systems whose "
-                  "input or target positions move, and trained networks' test MSE on both versions:", "",
-                  reference_table(references), ""]
+        tables += ["### Our simulation against the generator's arithmetic", "",
+                   wrap("The generator's formulas re-run one system at a time from the same initial states "
+                        "(`python -m benchmarks.nbody.reference`): close encounters amplify rounding "
+                        "differences, so some systems end elsewhere. The share of test systems whose input or "
+                        "target positions move, and trained networks' test MSE on both versions."), "",
+                   reference_table(references, legend), ""]
+    if legend.letters:
+        parts += ["Checkpoints in the tables below (`egnn-data_...`: trained on data `EGNN 43`, the others on "
+                  "`43`):", "", legend.markdown(), ""]
+    parts += tables
     if side:
-        parts += ["All models under one equal budget (same epochs and seeds). The equivariance errors are the "
-                  "trained models' relative output errors under random rotations / rotation-reflections and "
-                  "translations of the inputs (float32):", "", side_table(side), "",
+        epochs = sorted({r["epochs"] for records in side.values() for r in records})
+        parts += ["### All models under one budget", "",
+                  wrap(f"Every model trained for {', '.join(map(str, epochs))} epochs with the same seeds, at its "
+                       "default learning rate (lr). The test MSE of each seed is given in seed order. The "
+                       "equivariance errors are the trained models' relative output errors under random "
+                       "rotations / rotation-reflections and translations of the inputs (float32), the "
+                       "largest over seeds."), "", side_table(side), "",
                   f"![N-body validation curves]({plot_link})"]
     return "\n".join(parts).rstrip()
 
@@ -281,7 +336,9 @@ def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.nbody.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", default=str(RESULTS), help="folder with full/ and side/ JSON records")
-    parser.add_argument("--markdown", default=str(RESULTS_MD), help="RESULTS.md to update")
+    parser.add_argument("--markdown", default=str(task_results("nbody")), help="results file to update")
+    parser.add_argument("--markdown-only", action="store_true",
+                        help="rewrite the tables only, leave the PNG plots as they are")
     args = parser.parse_args(argv)
     results = Path(args.results)
     full, side = (load_records(results / part, key=lambda r: r["model"]) for part in ("full", "side"))
@@ -291,9 +348,9 @@ def main(argv=None) -> None:
     floors = [json.loads(path.read_text()) for path in ([own] if own.exists() else []) + others]
     references = [json.loads(path.read_text()) for path in sorted(results.glob("reference_*.json"))]
     plot, full_plot = results / "learning_curves.png", results / "full_protocol.png"
-    if side:
+    if side and not args.markdown_only:
         plot_curves(side, plot)
-    if full:
+    if full and not args.markdown_only:
         plot_full(full, full_plot, floors)
     markdown = Path(args.markdown)
 

@@ -1,5 +1,5 @@
 """``python -m benchmarks.speed``: time our layers and the peers on the same inputs in one
-process, print the tables, write ``speed.json`` and the section of ``benchmarks/RESULTS.md``.
+process, print the tables, write ``speed.json`` and the section of ``benchmarks/speed/RESULTS.md``.
 
 Options: ``--quick`` (tiny shapes, for the smoke test), ``--threads`` (default: torch's),
 ``--device`` (``cpu`` or ``cuda``), ``--out`` (folder of the JSON), ``--results`` (the Markdown
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", type=Path, default=HERE)
-    parser.add_argument("--results", default=str(HERE.parent / "RESULTS.md"))
+    parser.add_argument("--results", default=str(report.RESULTS_MD))
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no GPU is available")

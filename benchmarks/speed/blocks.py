@@ -1,6 +1,6 @@
 """``python -m benchmarks.speed.blocks``: our ``implicit_kernels.nn`` blocks against e3nn's on the
 same O(3) irreps and batch, in one process; writes ``results/blocks_<device>.json`` and ``.md`` and
-the ``speed-blocks`` section of ``benchmarks/RESULTS.md``.
+the ``speed-blocks`` section of ``benchmarks/speed/RESULTS.md``.
 
 Pairs (fields ``m x (0e + 1o + 2e)``, ours as escnn irreps ``(0,0) (1,1) (0,2)``, whose parity
 under ``-I`` is ``(-1)^j``):
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-cold", dest="cold", action="store_false", help="skip the fresh-process builds")
     parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--results", default=str(HERE.parent / "RESULTS.md"))
+    parser.add_argument("--results", default=str(HERE / "RESULTS.md"))
     parser.add_argument("--construct", nargs=2, metavar=("BLOCK", "LIBRARY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     (args.out / "blocks_cpu.json").write_text(json.dumps(results, indent=2))
     (args.out / "blocks_cpu.md").write_text(section + "\n")
     if args.results != "-":
-        update_section(Path(args.results), SECTION, "Speed of the nn blocks", section)
+        update_section(Path(args.results), SECTION, "Blocks of implicit_kernels.nn against e3nn", section)
     return results
 
 

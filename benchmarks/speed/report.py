@@ -1,13 +1,22 @@
-"""Tables of the speed benchmark: Markdown for ``benchmarks/RESULTS.md`` and the terminal."""
+"""Tables of the speed benchmark: Markdown for ``benchmarks/speed/RESULTS.md`` and the terminal.
+
+``python -m benchmarks.speed.report`` rewrites the marked ``speed`` and ``speed-blocks`` sections
+of ``benchmarks/speed/RESULTS.md`` from the recorded ``speed_cpu.json`` and ``results/blocks_cpu.json``
+without running anything.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 from pathlib import Path
 
-from benchmarks.results import markers, update_section
+from benchmarks.results import markers, task_results, update_section, wrap
 from benchmarks.speed.cases import Row
 
 BEGIN, END = markers("speed")
+HERE = Path(__file__).resolve().parent
+RESULTS_MD = task_results("speed")
 
 
 def _ms(value: float | None) -> str:
@@ -67,8 +76,8 @@ def markdown(results: dict) -> str:
     point = [Row(**r) for r in results["point"]]
     clifford = [Row(**r) for r in results["clifford"]]
     return "\n".join([
-        f"Machine: {results['machine']}; device {results['device']}; torch {results['torch']}, "
-        f"{results['threads']} thread(s); {results['date']}. Command ({results['wall_s']:.0f} s wall):",
+        wrap(f"Machine: {results['machine']}; device {results['device']}; torch {results['torch']}, "
+             f"{results['threads']} thread(s); {results['date']}. Command ({results['wall_s']:.0f} s wall):"),
         "",
         f"    {results['command']}",
         "",
@@ -82,14 +91,14 @@ def markdown(results: dict) -> str:
         "",
         layer_table(point, "ours PointConv", memory=True),
         "",
-        "**Kernel evaluation** alone (no autograd, on the CPU) at m points in the ball of radius 1.5, same fields: "
-        "ours against sampling escnn's analytic basis and contracting it with one weight per element "
-        "(in chunks of 10^3 points).",
+        wrap("**Kernel evaluation** alone (no autograd, on the CPU) at m points in the ball of radius 1.5, same "
+             "fields: ours against sampling escnn's analytic basis and contracting it with one weight per element "
+             "(in chunks of 10^3 points)."),
         "",
         kernel_table(results["kernel"]),
         "",
-        f"**Clifford GridConv**, `2*multivector` fields (16 channels), batch {s['grid_batch']} x "
-        f"{s['grid_side']}^3, kernel {s['kernel_size']}^3, against a plain conv3d of the same weight shape.",
+        wrap(f"**Clifford GridConv**, `2*multivector` fields (16 channels), batch {s['grid_batch']} x "
+             f"{s['grid_side']}^3, kernel {s['kernel_size']}^3, against a plain conv3d of the same weight shape."),
         "",
         clifford_table(clifford),
     ])
@@ -98,3 +107,25 @@ def markdown(results: dict) -> str:
 def update_results(path: Path, section: str) -> None:
     """Replace the speed section of ``path`` (appending it if missing)."""
     update_section(path, "speed", "Speed and memory", section)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed.report",
+                                     description="Rewrite the speed sections of the results file from the records.")
+    parser.add_argument("--speed", type=Path, default=HERE / "speed_cpu.json",
+                        help="record of python -m benchmarks.speed")
+    parser.add_argument("--blocks", type=Path, default=HERE / "results" / "blocks_cpu.json",
+                        help="record of python -m benchmarks.speed.blocks")
+    parser.add_argument("--markdown", type=Path, default=RESULTS_MD, help="results file to update")
+    args = parser.parse_args(argv)
+    from benchmarks.speed import blocks  # imports e3nn
+
+    if args.speed.exists():
+        update_results(args.markdown, markdown(json.loads(args.speed.read_text())))
+    if args.blocks.exists():
+        update_section(args.markdown, blocks.SECTION, "Blocks of implicit_kernels.nn against e3nn",
+                       blocks.markdown(json.loads(args.blocks.read_text())))
+
+
+if __name__ == "__main__":
+    main()

@@ -187,6 +187,19 @@ def test_two_processes_under_torchrun(tmp_path):
     assert result["world_size"] == 2 and result["epochs"] == 2
 
 
+def row_index(text: str, prefix: str) -> int:
+    return text.index("\n" + prefix)
+
+
+def assert_readable(text: str) -> None:
+    """No table wider than 8 columns, no line of prose over 110 characters."""
+    for line in text.splitlines():
+        if line.startswith("|"):
+            assert line.count("|") - 1 <= 8, line
+        elif not line.startswith("    "):
+            assert len(line) <= 110, line
+
+
 def test_report_tables_and_curves_from_real_runs(tmp_path):
     results = tmp_path / "results"
     for model, seed in (("egnn", 0), ("egnn", 1), ("mpnn", 0)):
@@ -217,26 +230,30 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
     egnn = [json.loads((results / "side" / f"egnn_s{seed}.json").read_text())["test_mse_at_best_val"]
             for seed in (0, 1)]
     row = next(line for line in text.splitlines() if line.startswith("| egnn |"))
-    assert f"{statistics.mean(egnn):.2e} ± {statistics.stdev(egnn):.2e}" in row and "| 2 |" in row
-    assert "| mpnn | 1 |" in text and "old" not in text and text.endswith("kept\n")
-    row = next(line for line in text.splitlines() if line.startswith("| 43 | mpnn | 0 | Huber 0.1 |"))
+    assert f"| {egnn[0]:.2e}, {egnn[1]:.2e} |" in row and "| 0,1 |" in row and "| 0.0005 |" in row
+    assert "| mpnn | 0.0005 | 0 |" in text and "old" not in text and text.endswith("kept\n")
+    row = next(line for line in text.splitlines() if line.startswith("| mpnn | Huber 0.1, wd 1e-12, 2 ep | 0 |"))
     assert f"| {full['test_mse_at_best_val']:.2e} |" in row
-    row = next(line for line in text.splitlines() if line.startswith("| EGNN 43 | mpnn | 0 | MSE |"))
-    assert f"| {on_egnn_data['test_mse_at_best_val']:.2e} |" in row and "| 2, constant lr |" in row
-    row = next(line for line in text.splitlines() if line.startswith("| 2 | egnn_s0,1 |"))
+    assert text.index("Data `43`:") < row_index(text, "| mpnn | Huber 0.1") < text.index("Data `EGNN 43`:")
+    row = next(line for line in text.splitlines() if line.startswith("| mpnn | MSE, wd 1e-12, 2 ep, constant lr | 0 |"))
+    assert f"| {on_egnn_data['test_mse_at_best_val']:.2e} |" in row
+    assert row_index(text, "| mpnn | MSE, wd 1e-12, 2 ep, constant lr") > text.index("Data `EGNN 43`:")
+    assert "- `A`: `egnn`" in text  # the legend of checkpoint names
+    row = next(line for line in text.splitlines() if line.startswith("| A s0,1 |"))
     assert f"| {mean['test_mse']:.2e} |" in row and f"| {statistics.mean(mean['members_test_mse']):.2e} |" in row
     row = next(line for line in text.splitlines() if line.startswith("| 43 | test | 4 |"))
     assert f"| {floor['test']['mse']:.2e} |" in row
     row = next(line for line in text.splitlines() if line.startswith("| 7 | test | 6 |"))
     assert f"| {other['test']['mse']:.2e} |" in row
-    row = next(line for line in text.splitlines() if line.startswith("| 43: 4 | egnn_s0 |"))
+    row = next(line for line in text.splitlines() if line.startswith("| 43: 4 | A s0 |"))
     assert f"| {floor['networks'][members[0]]['mse_to_orientation_average']:.2e} |" in row
-    row = next(line for line in text.splitlines() if line.startswith("| 7: 6 | egnn_s1 |"))
+    row = next(line for line in text.splitlines() if line.startswith("| 7: 6 | A s1 |"))
     assert f"| {other['networks'][members[1]]['mse']:.2e} |" in row
     row = next(line for line in text.splitlines() if line.startswith("| EGNN 43: 4 | target |"))
     assert f"| {100 * rerun['moved_share']['target']['0.1']:.1f} % |" in row
-    row = next(line for line in text.splitlines() if line.startswith("| EGNN 43: 4 | egnn_s0 |"))
+    row = next(line for line in text.splitlines() if line.startswith("| EGNN 43: 4 | A s0 |"))
     measured = rerun["networks"][members[0]]
     assert row.endswith(f"| {measured['mse']:.2e} | {measured['mse_reference']:.2e} |")
+    assert_readable(text)
     assert (results / "learning_curves.png").stat().st_size > 0
     assert (results / "full_protocol.png").stat().st_size > 0

@@ -185,5 +185,6 @@ def test_report_writes_one_table_per_swept_task_and_keeps_other_sections(cache, 
     records = json.loads((tmp_path / "navier_stokes.json").read_text())
     mean = sum(r["test_rel_mse"] for r in records) / 2
     assert f"| 1 | {mean:.2e} ± " in text and "(2) |" in text
-    assert text.index("**navier_stokes**") < text.index("**maxwell**")
+    assert text.index("### navier_stokes") < text.index("### maxwell")
+    assert all(len(line) <= 110 for line in text.splitlines() if not line.startswith(("|", "    ")))
     assert (tmp_path / "data_efficiency.png").stat().st_size > 0
