@@ -1,0 +1,1 @@
+"""Mesh benchmark: gauge-equivariant convolutions on random smooth closed surfaces (deformed spheres, tori)."""
