@@ -59,6 +59,19 @@ class Rep(ABC):
         ``rho(exp(t A)) = exp(t d rho(A))``. Families defined by generators implement it."""
         raise NotImplementedError(f"{type(self).__name__} has no Lie-algebra action")
 
+    def rotation_generator(self) -> torch.Tensor:
+        """For a group acting on the plane (``n = 2``): the float64 ``(size, size)`` generator ``X``
+        of an extension of ``rho`` to every rotation, ``rho~(R(t)) = exp(t X)`` with
+        ``R(t) = [[cos t, -sin t], [sin t, cos t]]`` and ``rho~ = rho`` on the rotations in the group.
+        Parallel transport on a surface moves tangent frames by arbitrary rotations, so features of
+        a finite structure group (``C_N``, ``D_N``) are transported through such an extension.
+        Default: ``d rho(J)`` with ``J = [[0, -1], [1, 0]]`` (families with a Lie-algebra action
+        extend every rep this way); families of finite groups override it."""
+        if self.group.n != 2:
+            raise ValueError(f"rotations of the plane need a group acting on R^2, {self.group.name} acts on "
+                             f"R^{self.group.n}")
+        return self.differential(torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=torch.float64))
+
     def __call__(self, g: torch.Tensor) -> torch.Tensor:
         """``rho(g)`` for ``g`` of shape ``(k, n, n)`` (or ``(n, n)``), which must lie in the group."""
         single = g.dim() == 2

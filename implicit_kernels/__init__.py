@@ -1,4 +1,4 @@
-"""Implicit steerable kernels for arbitrary groups: one kernel builder, grid and point convolutions.
+"""Implicit steerable kernels for arbitrary groups: one kernel builder, grid, point and mesh convolutions.
 
 >>> from groups import get_group
 >>> from implicit_kernels import PointConv
@@ -10,6 +10,8 @@ from implicit_kernels.equivariance import assert_equivariant, check_equivariance
 from implicit_kernels.graph import knn_graph, radius_graph
 from implicit_kernels.grid import GridConv
 from implicit_kernels.kernel import ImplicitKernel
+from implicit_kernels.mesh import MeshConv
+from implicit_kernels.mesh_geometry import MeshGeometry
 from implicit_kernels.module import EquivariantModule
 from implicit_kernels.point import PointConv
 
@@ -17,6 +19,8 @@ __all__ = [
     "EquivariantModule",
     "GridConv",
     "ImplicitKernel",
+    "MeshConv",
+    "MeshGeometry",
     "PointConv",
     "assert_equivariant",
     "check_equivariance",

@@ -14,6 +14,7 @@ from torch import nn
 from groups import Group, Rep
 from implicit_kernels.escnn_interop import from_escnn_layout, to_escnn_layout
 from implicit_kernels.kernel import ImplicitKernel
+from implicit_kernels.mesh_geometry import MeshGeometry, disc_geometry
 from implicit_kernels.module import EquivariantModule
 
 TOLERANCE: dict[torch.dtype, float] = {torch.float64: 1e-10, torch.float32: 1e-5}
@@ -88,6 +89,17 @@ def point_conv_equivariance_error(
     return relative_error(lhs, act(conv.rep_out, g, conv(f, pos, edge_index, attr)))
 
 
+def mesh_conv_equivariance_error(conv: nn.Module, gauge: torch.Tensor, f: torch.Tensor,
+                                 geometry: MeshGeometry) -> float:
+    """Error of ``conv(rho_in(g_i)^-1 f_i, geometry in frames e_i g_i) = rho_out(g_i)^-1 conv(f, geometry)_i``
+    for a mesh module and a change of gauge ``g`` ``(N, 2, 2)``, one element per vertex."""
+    gauge = gauge.to(torch.float64)
+    inverse_in = torch.linalg.inv(conv.rep_in(gauge)).to(f.dtype)
+    inverse_out = torch.linalg.inv(conv.rep_out(gauge)).to(f.dtype)
+    lhs = conv(torch.einsum("nab,nb->na", inverse_in, f), geometry.change_gauge(gauge))
+    return relative_error(lhs, torch.einsum("nab,nb->na", inverse_out, conv(f, geometry)))
+
+
 def grid_conv_equivariance_error(conv: nn.Module, g: torch.Tensor, f: torch.Tensor) -> float:
     """Error of ``conv(g . f) = g . conv(f)`` for a grid module and a grid-preserving ``g`` (see
     :func:`transform_grid`), in the module's grid layout (``conv.layout``, ours by default)."""
@@ -132,7 +144,9 @@ def check_equivariance(
     * ``"graph"``: a complete graph on 24 random points (random edge attributes where the module
       declares ``attr_rep``), random elements and random translations;
     * ``"grid"``: a random signal on a ``7^n`` grid and the group's grid-preserving elements (all
-      of them if ``n_samples`` allows), the only ones that commute exactly with sampling.
+      of them if ``n_samples`` allows), the only ones that commute exactly with sampling;
+    * ``"mesh"``: ``n_samples`` random changes of gauge (one element per vertex) of a random
+      geometry on the complete graph of 24 vertices (:func:`disc_geometry`).
 
     Elements come from ``group.sample`` unless ``elements`` ``(k, n, n)`` are given (e.g. boosts of
     a chosen rapidity). The module is left as it was: its dtype and its state (running statistics
@@ -140,7 +154,7 @@ def check_equivariance(
     """
     kernel_check = isinstance(module, ImplicitKernel)
     kind = "kernel" if kernel_check else getattr(module, "inputs", None)
-    if kind not in ("kernel", "features", "graph", "grid"):
+    if kind not in ("kernel", "features", "graph", "grid", "mesh"):
         raise TypeError(
             "check_equivariance needs an ImplicitKernel or an EquivariantModule (with rep_in, rep_out and "
             f"inputs), got {type(module).__name__}"
@@ -152,7 +166,8 @@ def check_equivariance(
         return torch.randn(*shape, generator=generator, dtype=torch.float64)
 
     if elements is None:
-        elements = group.grid_elements() if kind == "grid" else group.sample(n_samples, generator=generator)
+        count = n_samples * _GRAPH_NODES if kind == "mesh" else n_samples
+        elements = group.grid_elements() if kind == "grid" else group.sample(count, generator=generator)
         if kind == "grid":
             elements = elements[torch.randperm(len(elements), generator=generator)[:n_samples]]
     elements = elements.to(torch.float64)
@@ -174,6 +189,11 @@ def check_equivariance(
                     point_conv_equivariance_error(module, g, randn(group.n), f.to(dtype), pos.to(dtype), edges, attr)
                     for g in elements
                 ]
+            elif kind == "mesh":
+                geometry = disc_geometry(_GRAPH_NODES, generator, dtype)
+                f = randn(_GRAPH_NODES, module.rep_in.size).to(dtype)
+                pick = torch.randint(len(elements), (n_samples, _GRAPH_NODES), generator=generator)
+                errs = [mesh_conv_equivariance_error(module, elements[gauge], f, geometry) for gauge in pick]
             elif kind == "features":
                 f = randn(_FEATURE_BATCH, module.rep_in.size).to(dtype)
                 errs = [feature_equivariance_error(module, g, f) for g in elements]

@@ -9,7 +9,9 @@ layers, with the positions moved along). What it consumes is declared by :attr:`
 * ``"graph"``: point layers ``(f, pos, edge_index, attr) -> (N, rep_out.size)`` such as
   :class:`~implicit_kernels.PointConv`;
 * ``"grid"``: grid layers ``(B, rep_in.size, *spatial) -> (B, rep_out.size, *spatial')`` such as
-  :class:`~implicit_kernels.GridConv`.
+  :class:`~implicit_kernels.GridConv`;
+* ``"mesh"``: mesh layers ``(f, geometry) -> (N, rep_out.size)`` with features in each vertex's
+  tangent frame, such as :class:`~implicit_kernels.MeshConv`.
 
 :func:`implicit_kernels.check_equivariance` tests any such module, whole networks included.
 """
@@ -22,7 +24,7 @@ from torch import nn
 
 from groups import Group, Rep
 
-INPUT_KINDS = ("features", "graph", "grid")
+INPUT_KINDS = ("features", "graph", "grid", "mesh")
 
 
 class EquivariantModule(nn.Module):

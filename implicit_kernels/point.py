@@ -11,6 +11,7 @@ equivariant to every group element and every translation:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -28,6 +29,9 @@ from implicit_kernels.validation import (
 )
 
 _CALIBRATION_SAMPLES = 2048
+
+EdgeValues = Callable[[torch.Tensor], torch.Tensor]
+"""A function of a tensor of edge ids returning one value per id (offsets or inputs)."""
 
 
 def _neighbour_tables(dst: torch.Tensor, n_nodes: int, max_slots: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -71,8 +75,11 @@ def ball_samples(m: int, n: int, radius: float, seed: int = 0) -> torch.Tensor:
     return direction * r
 
 
-class PointConv(EquivariantModule):
-    """Steerable point convolution ``(f, pos, edge_index, attr) -> (N, rep_out.size)``.
+class EdgeConvolution(EquivariantModule):
+    """What :class:`PointConv` and :class:`~implicit_kernels.mesh.MeshConv` share: the kernel, its
+    calibration, the aggregation of messages ``K(x_e, a_e) v_e`` over the incoming edges ``e`` of
+    every node, its normalisation and the invariant bias. A subclass says what an edge's offset
+    ``x_e`` and input ``v_e`` are (:meth:`convolve`).
 
     Args:
         rep_in, rep_out: feature reps; ``attr``: rep of the edge attributes, or ``None``.
@@ -86,16 +93,7 @@ class PointConv(EquivariantModule):
             intermediate small enough for the allocator to reuse (large CPU tensors are mapped
             fresh from the OS on every call, and their page faults cost more than the arithmetic).
         **kernel_options: passed to :class:`ImplicitKernel`.
-
-    Features, positions and attributes must have the dtype of the layer's parameters
-    (``TypeError`` otherwise; nothing is cast): ``.to(dtype)`` converts the layer. How edges are
-    grouped and chunked depends on ``edge_index``, so the layer refuses ``torch.jit.trace`` (a
-    trace would replay the traced graph's grouping on every graph); run it eagerly or under
-    ``torch.compile`` (the graph-dependent steps become graph breaks). ``torch.jit.script`` is not
-    supported.
     """
-
-    inputs = "graph"
 
     def __init__(
         self,
@@ -127,6 +125,79 @@ class PointConv(EquivariantModule):
         self.kernel.calibrate_(samples, sample_attr, fan=_CALIBRATION_SAMPLES)
         self.bias = InvariantBias(rep_out) if bias else None
 
+    def convolve(self, n_nodes: int, edge_index: torch.Tensor, offsets: EdgeValues, inputs: EdgeValues,
+                 attr: torch.Tensor | None) -> torch.Tensor:
+        """``out_i = sum_e K(x_e, a_e) v_e`` over the edges ``e = (j -> i)``, normalised and biased:
+        ``(n_nodes, rep_out.size)``. ``offsets(ids)`` and ``inputs(ids)`` return ``x_e`` and
+        ``v_e`` for a tensor of edge ids of any shape (``(*ids.shape, n)`` and
+        ``(*ids.shape, rep_in.size)``); the id ``E`` (one past the last edge) pads neighbour lists
+        and must give zeros."""
+        if isinstance(self.kernel.network, LinearHeadKernelNetwork):
+            out = self._aggregate_features(n_nodes, edge_index, offsets, inputs, attr)
+        else:
+            out = self._aggregate_kernels(n_nodes, edge_index, offsets, inputs, attr)
+        if self.aggregation == "mean":
+            degree = torch.bincount(edge_index[1], minlength=n_nodes).clamp_min(1).to(out.dtype)
+            out = out / degree[:, None]
+        else:
+            out = out / math.sqrt(self.avg_degree)
+        if self.bias is not None:
+            out = out + self.bias().to(out.dtype)
+        return out
+
+    def _aggregate_kernels(self, n_nodes, edge_index, offsets, inputs, attr) -> torch.Tensor:
+        """``sum_e K(x_e, a_e) v_e``, one ``(C_out, C_in)`` kernel per edge, in chunks."""
+        dst = edge_index[1]
+        out = None
+        for start in range(0, dst.numel(), self.chunk_size):
+            ids = torch.arange(start, min(start + self.chunk_size, dst.numel()), device=dst.device)
+            kernel = self.kernel.evaluate(offsets(ids), attr[ids] if attr is not None else None)
+            messages = torch.einsum("eoi,ei->eo", kernel, inputs(ids))
+            out = messages.new_zeros(n_nodes, self.rep_out.size) if out is None else out
+            out = out.index_add(0, dst[ids], messages)
+        return out if out is not None else self._empty(n_nodes, edge_index, offsets)
+
+    def _aggregate_features(self, n_nodes, edge_index, offsets, inputs, attr) -> torch.Tensor:
+        """The same sum through the linear head ``H`` (``vec K = envelope * H phi``): per target
+        ``i``, ``A_i = sum_e phi(x_e) (envelope(x_e) v_e)^T`` (``(F, C_in)``), one batched matmul
+        per group of padded neighbour lists (:func:`_neighbour_tables`), then ``out_i = H vec(A_i)``.
+        No per-edge ``(C_out, C_in)`` kernel and no per-edge ``(F, C_in)`` outer product is formed,
+        and at most about ``chunk_size`` edge slots are live per group. Padded slots see a zero
+        offset and zero input, so they add nothing."""
+        network, kernel = self.kernel.network, self.kernel
+        attr = _with_zero_row(attr) if attr is not None else None
+        out = self._empty(n_nodes, edge_index, offsets)
+        head = network.head().reshape(self.rep_out.size, self.rep_in.size, -1).to(out.dtype)
+        for nodes, edges in _neighbour_tables(edge_index[1], n_nodes, self.chunk_size):
+            x = offsets(edges)
+            phi = network.features(x / kernel.radius, attr[edges] if attr is not None else None)
+            v = inputs(edges) * kernel.envelope(x)[..., None]
+            out = out.index_add(0, nodes, torch.einsum("nfi,oif->no", phi.transpose(1, 2) @ v, head))
+        return out
+
+    def _empty(self, n_nodes: int, edge_index: torch.Tensor, offsets: EdgeValues) -> torch.Tensor:
+        """Zeros ``(n_nodes, rep_out.size)`` in the dtype and device of the offsets."""
+        return offsets(edge_index.new_zeros(0)).new_zeros(n_nodes, self.rep_out.size)
+
+    def extra_repr(self) -> str:
+        return f"aggregation={self.aggregation!r}, avg_degree={self.avg_degree}, chunk_size={self.chunk_size}"
+
+
+class PointConv(EdgeConvolution):
+    """Steerable point convolution ``(f, pos, edge_index, attr) -> (N, rep_out.size)``: the
+    message along ``j -> i`` is ``K(pos_j - pos_i, a_ij) f_j``. Arguments as in
+    :class:`EdgeConvolution`.
+
+    Features, positions and attributes must have the dtype of the layer's parameters
+    (``TypeError`` otherwise; nothing is cast): ``.to(dtype)`` converts the layer. How edges are
+    grouped and chunked depends on ``edge_index``, so the layer refuses ``torch.jit.trace`` (a
+    trace would replay the traced graph's grouping on every graph); run it eagerly or under
+    ``torch.compile`` (the graph-dependent steps become graph breaks). ``torch.jit.script`` is not
+    supported.
+    """
+
+    inputs = "graph"
+
     def forward(
         self,
         f: torch.Tensor,
@@ -137,12 +208,7 @@ class PointConv(EquivariantModule):
         """``(N, rep_in.size)`` features, ``(N, n)`` positions, ``(2, E)`` edges and ``(E, attr.size)``
         attributes -> ``(N, rep_out.size)``. ``RuntimeError`` under ``torch.jit.trace`` and
         ``TypeError`` for inputs in another dtype than the parameters (see the class docstring)."""
-        if torch.jit.is_tracing():
-            raise RuntimeError(
-                "PointConv cannot be traced with torch.jit.trace: it groups and chunks edges by the values of "
-                "edge_index, and a trace would replay the traced graph's grouping on every other graph (wrong "
-                "results, no error). Call it eagerly or through torch.compile; torch.jit.script is not supported."
-            )
+        refuse_tracing(type(self).__name__)
         check_features(f, self.rep_in, dim=1, what="PointConv features")
         if f.dim() != 2:
             raise ValueError(f"PointConv features must be (N, {self.rep_in.size}), got shape {tuple(f.shape)}")
@@ -155,53 +221,26 @@ class PointConv(EquivariantModule):
         check_edge_index(edge_index, f.shape[0])
         check_attr(attr, self.attr_rep, edge_index.shape[1:])
         check_dtypes(self, f, "PointConv features", positions=pos, attributes=attr)
-        if isinstance(self.kernel.network, LinearHeadKernelNetwork):
-            out = self._aggregate_features(f, pos, edge_index, attr)
-        else:
-            out = self._aggregate_kernels(f, pos, edge_index, attr)
-        dst = edge_index[1]
-        if self.aggregation == "mean":
-            degree = torch.bincount(dst, minlength=f.shape[0]).clamp_min(1).to(out.dtype)
-            out = out / degree[:, None]
-        else:
-            out = out / math.sqrt(self.avg_degree)
-        if self.bias is not None:
-            out = out + self.bias().to(out.dtype)
-        return out
+        # the id E (padding) has the appended zero node as source and target
+        src, dst = (torch.cat([index, index.new_full((1,), f.shape[0])]) for index in edge_index)
+        padded_f, padded_pos = _with_zero_row(f), _with_zero_row(pos)
+        return self.convolve(
+            f.shape[0], edge_index,
+            offsets=lambda ids: padded_pos[src[ids]] - padded_pos[dst[ids]],
+            inputs=lambda ids: padded_f[src[ids]],
+            attr=attr,
+        )
 
-    def _aggregate_kernels(self, f, pos, edge_index, attr) -> torch.Tensor:
-        """``sum_j K(pos_j - pos_i, a_ij) f_j``, one ``(C_out, C_in)`` kernel per edge, in chunks."""
-        src, dst = edge_index
-        out = f.new_zeros(f.shape[0], self.rep_out.size)
-        for start in range(0, src.numel(), self.chunk_size):
-            sl = slice(start, start + self.chunk_size)
-            kernel = self.kernel.evaluate(pos[src[sl]] - pos[dst[sl]], attr[sl] if attr is not None else None)
-            out = out.index_add(0, dst[sl], torch.einsum("eoi,ei->eo", kernel, f[src[sl]]))
-        return out
 
-    def _aggregate_features(self, f, pos, edge_index, attr) -> torch.Tensor:
-        """The same sum through the linear head ``H`` (``vec K = envelope * H phi``): per target
-        ``i``, ``A_i = sum_j phi(x_ij) (envelope(x_ij) f_j)^T`` (``(F, C_in)``), one batched matmul
-        per group of padded neighbour lists (:func:`_neighbour_tables`), then ``out_i = H vec(A_i)``.
-        No per-edge ``(C_out, C_in)`` kernel and no per-edge ``(F, C_in)`` outer product is formed,
-        and at most about ``chunk_size`` edge slots are live per group. Padded slots see a zero
-        offset and zero input, so they add nothing."""
-        n_nodes, network, kernel = f.shape[0], self.kernel.network, self.kernel
-        # padded slots hold the sentinel edge id E: its source and target are an appended zero node
-        src, dst = (torch.cat([index, index.new_full((1,), n_nodes)]) for index in edge_index)
-        f, pos = _with_zero_row(f), _with_zero_row(pos)
-        attr = _with_zero_row(attr) if attr is not None else None
-        head = network.head().reshape(self.rep_out.size, self.rep_in.size, -1).to(f.dtype)
-        out = f.new_zeros(n_nodes, self.rep_out.size)
-        for nodes, edges in _neighbour_tables(edge_index[1], n_nodes, self.chunk_size):
-            x = pos[src[edges]] - pos[dst[edges]]
-            phi = network.features(x / kernel.radius, attr[edges] if attr is not None else None)
-            inputs = f[src[edges]] * kernel.envelope(x)[..., None]
-            out = out.index_add(0, nodes, torch.einsum("nfi,oif->no", phi.transpose(1, 2) @ inputs, head))
-        return out
-
-    def extra_repr(self) -> str:
-        return f"aggregation={self.aggregation!r}, avg_degree={self.avg_degree}, chunk_size={self.chunk_size}"
+def refuse_tracing(layer: str) -> None:
+    """``RuntimeError`` under ``torch.jit.trace``: edge layers group and chunk edges by the values of
+    ``edge_index``, which a trace would freeze."""
+    if torch.jit.is_tracing():
+        raise RuntimeError(
+            f"{layer} cannot be traced with torch.jit.trace: it groups and chunks edges by the values of "
+            "edge_index, and a trace would replay the traced graph's grouping on every other graph (wrong "
+            "results, no error). Call it eagerly or through torch.compile; torch.jit.script is not supported."
+        )
 
 
 def _with_zero_row(x: torch.Tensor) -> torch.Tensor:

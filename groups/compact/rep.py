@@ -7,6 +7,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
+import scipy.linalg
 import torch
 from escnn import group as escnn_group
 
@@ -74,6 +75,29 @@ class EscnnRep(Rep):
         parts = tuple(self.group.rep(irrep) for irrep in self.irreps)
         q = self.change_of_basis
         return parts, None if np.array_equal(q, np.eye(len(q))) else torch.from_numpy(q.copy())
+
+    def rotation_generator(self) -> torch.Tensor:
+        """``X = Q (X_1 (+) X_2 (+) ...) Q^-1`` over escnn's irreps of the planar groups (``SO(2)``,
+        ``O(2)``, ``C_N``, ``D_N``): an irrep of frequency ``k`` (the last entry of its id) is
+        ``R(k t)`` on the rotation by ``t``, so ``X_i = k J`` for a two-dimensional irrep and ``0``
+        for a one-dimensional irrep that is trivial on rotations. The extension takes the
+        frequency escnn lists, ``|k| <= N / 2``. A one-dimensional irrep of frequency ``N / 2``
+        (the sign of the rotation by ``2 pi / N``) has no extension: ``ValueError``."""
+        if self.group.n != 2:
+            raise ValueError(f"rotations of the plane need a group acting on R^2, {self.group.name} acts on "
+                             f"R^{self.group.n}")
+        blocks = []
+        for irrep in self.irreps:
+            k = irrep.id[-1]
+            if irrep.size == 1 and k != 0:
+                raise ValueError(
+                    f"irrep {irrep.id} of {self.group.name} changes sign under the rotation by 2 pi / N and "
+                    "has no extension to all rotations of the plane; build the rep from other irreps"
+                )
+            blocks.append(np.zeros((1, 1)) if irrep.size == 1 else k * np.array([[0.0, -1.0], [1.0, 0.0]]))
+        q = self.change_of_basis
+        x = q @ scipy.linalg.block_diag(*blocks) @ np.linalg.inv(q)
+        return torch.from_numpy(x)
 
     def invariant_basis(self) -> torch.Tensor:
         trivial = self.group.escnn_group.trivial_representation.irreps[0]

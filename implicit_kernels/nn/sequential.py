@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from implicit_kernels.mesh_geometry import MeshGeometry
 from implicit_kernels.module import EquivariantModule
 
 
@@ -13,12 +14,16 @@ class Sequential(EquivariantModule):
 
     At construction every module must be an :class:`EquivariantModule` whose ``rep_in`` equals
     the previous ``rep_out`` (the error names both). The chain's input kind is ``"graph"`` when it
-    holds point layers, ``"grid"`` when it holds grid layers (not both), ``"features"`` otherwise:
+    holds point layers, ``"grid"`` when it holds grid layers, ``"mesh"`` when it holds mesh layers
+    (one kind per chain), ``"features"`` otherwise:
 
     * graph chains run ``forward(f, pos, edge_index, attr=None, batch=None)``; point layers receive
       the graph and attributes, pointwise modules the features ``(N, C)`` only, and a readout
       such as :class:`GlobalPool` the graph ids ``batch``, after which only pointwise modules may
       follow (they see one row per graph);
+    * mesh chains run ``forward(f, geometry, batch=None)`` with a
+      :class:`~implicit_kernels.mesh_geometry.MeshGeometry`; mesh layers receive the geometry,
+      pointwise modules the features, readouts the ids ``batch`` as in graph chains;
     * grid chains run ``forward(f)`` on ``(B, C, *spatial)``; pointwise modules, which act on the
       last axis, see the channel axis moved last and back;
     * feature chains run ``forward(f)`` on ``(..., C)``.
@@ -43,12 +48,12 @@ class Sequential(EquivariantModule):
                     f"{index} ({type(before).__name__}) produces rep_out {before.rep_out!r}"
                 )
         for index, module in enumerate(modules):
-            if module.reduces_nodes and any(later.inputs == "graph" for later in modules[index + 1:]):
+            if module.reduces_nodes and any(later.inputs in ("graph", "mesh") for later in modules[index + 1:]):
                 raise ValueError(f"module {index} ({type(module).__name__}) pools the nodes of each graph; "
-                                 "no point layer may follow it")
+                                 "no point or mesh layer may follow it")
         kinds = {module.inputs for module in modules} - {"features"}
         if len(kinds) > 1:
-            raise ValueError(f"a Sequential cannot mix graph and grid layers, got {sorted(kinds)}")
+            raise ValueError(f"a Sequential cannot mix graph, mesh and grid layers, got {sorted(kinds)}")
         self.inputs = kinds.pop() if kinds else "features"
         attrs = [module.attr_rep for module in modules if module.inputs == "graph" and module.attr_rep is not None]
         for attr in attrs[1:]:
@@ -64,17 +69,24 @@ class Sequential(EquivariantModule):
     def __getitem__(self, index: int) -> EquivariantModule:
         return self.layers[index]
 
-    def forward(self, f: torch.Tensor, pos: torch.Tensor | None = None, edge_index: torch.Tensor | None = None,
-                attr: torch.Tensor | None = None, batch: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, f: torch.Tensor, pos: torch.Tensor | MeshGeometry | None = None,
+                edge_index: torch.Tensor | None = None, attr: torch.Tensor | None = None,
+                batch: torch.Tensor | None = None) -> torch.Tensor:
+        """Graph chains: ``net(f, pos, edge_index[, attr, batch])``; mesh chains:
+        ``net(f, geometry[, batch=batch])``; other chains: ``net(f)``."""
         if self.inputs == "graph" and (pos is None or edge_index is None):
             raise ValueError("this Sequential holds point layers: call it as net(f, pos, edge_index[, attr, batch])")
-        if self.inputs != "graph" and any(x is not None for x in (pos, edge_index, attr, batch)):
-            raise ValueError("this Sequential holds no point layers: call it as net(f), got graph inputs too")
+        if self.inputs == "mesh" and (pos is None or edge_index is not None or attr is not None):
+            raise ValueError("this Sequential holds mesh layers: call it as net(f, geometry[, batch=batch])")
+        if self.inputs not in ("graph", "mesh") and any(x is not None for x in (pos, edge_index, attr, batch)):
+            raise ValueError("this Sequential holds no point or mesh layers: call it as net(f), got graph inputs too")
         for module in self.layers:
             if module.reduces_nodes:
                 f = module(f, batch=batch)
             elif module.inputs == "graph":
                 f = module(f, pos, edge_index, attr if module.attr_rep is not None else None)
+            elif module.inputs == "mesh":
+                f = module(f, pos)
             elif module.inputs == "grid" or self.inputs != "grid":
                 f = module(f)
             else:

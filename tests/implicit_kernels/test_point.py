@@ -166,7 +166,9 @@ def test_head_factorised_sum_matches_per_edge_kernels(graph, chunk_size, generat
     f = torch.randn(30, rep_in.size, generator=generator, dtype=torch.float64, requires_grad=True)
     ours = conv(f, pos, edges)
     (grad_ours,) = torch.autograd.grad(ours.square().sum(), f)
-    reference = conv._aggregate_kernels(f, pos, edges, None) / conv.avg_degree**0.5 + conv.bias().double()
+    src, dst = edges
+    per_edge = conv._aggregate_kernels(30, edges, lambda ids: pos[src[ids]] - pos[dst[ids]], lambda ids: f[src[ids]], None)
+    reference = per_edge / conv.avg_degree**0.5 + conv.bias().double()
     (grad_reference,) = torch.autograd.grad(reference.square().sum(), f)
     assert torch.allclose(ours, reference, atol=1e-12) and torch.allclose(grad_ours, grad_reference, atol=1e-10)
     empty = conv(f, pos, torch.zeros(2, 0, dtype=torch.long))
