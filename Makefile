@@ -31,7 +31,7 @@ demo: install
 	$(PY) -m implicit_kernels demo
 
 lint: install
-	$(PY) -m ruff check groups implicit_kernels benchmarks tests
+	$(PY) -m ruff check groups implicit_kernels benchmarks tests examples
 
 # the API reference and guides (docs/); -W turns every Sphinx warning into a failure
 docs: install
