@@ -167,7 +167,8 @@ def test_head_factorised_sum_matches_per_edge_kernels(graph, chunk_size, generat
     ours = conv(f, pos, edges)
     (grad_ours,) = torch.autograd.grad(ours.square().sum(), f)
     src, dst = edges
-    per_edge = conv._aggregate_kernels(30, edges, lambda ids: pos[src[ids]] - pos[dst[ids]], lambda ids: f[src[ids]], None)
+    per_edge = conv._aggregate_kernels(30, edges, lambda ids: pos[src[ids]] - pos[dst[ids]],
+                                       lambda ids: f[src[ids]], None)
     reference = per_edge / conv.avg_degree**0.5 + conv.bias().double()
     (grad_reference,) = torch.autograd.grad(reference.square().sum(), f)
     assert torch.allclose(ours, reference, atol=1e-12) and torch.allclose(grad_ours, grad_reference, atol=1e-10)
