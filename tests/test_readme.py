@@ -42,6 +42,15 @@ def test_readme_own_group_example_runs(capsys):
     assert len(errors) == 4 and max(errors) < 1e-5
 
 
+def test_readme_mesh_example_runs(capsys):
+    """The mesh network on an icosphere follows a random C8 gauge field exactly."""
+    pytest.importorskip("potpourri3d")
+    printed, errors = run_block("MeshGeometry.from_mesh", capsys)
+    assert "torch.Size([162, 2])" in printed
+    gauge_error = float(printed.splitlines()[1])
+    assert gauge_error < 1e-12 and len(errors) == 2 and max(errors) < 1e-5
+
+
 def test_readme_analytic_kernel_example_runs(capsys):
     _, errors = run_block('basis="analytic"', capsys)
     assert len(errors) == 2 and max(errors) < 1e-5
