@@ -18,6 +18,7 @@ from tqdm import tqdm
 from groups import get_group
 from groups.clifford.network import HEADS
 from implicit_kernels.analytic import implicit_rank, stabiliser_hom_dim
+from implicit_kernels.compare import UsageError
 from implicit_kernels.kernel import ImplicitKernel
 
 SIGNATURES = ((2, 0), (3, 0), (4, 0), (1, 1), (1, 2), (2, 1), (1, 3), (3, 1), (2, 2))
@@ -76,7 +77,7 @@ def parse_signature(text: str) -> tuple[int, int]:
     try:
         p, q = (int(part) for part in text.split(","))
     except ValueError:
-        raise ValueError(f"a signature is written p,q (e.g. 1,3), got {text!r}") from None
+        raise UsageError(f"a signature is written p,q (e.g. 1,3), got {text!r}") from None
     return p, q
 
 

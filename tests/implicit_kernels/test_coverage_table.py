@@ -28,6 +28,9 @@ def test_command_prints_the_table_and_writes_json(tmp_path, capsys):
     assert json.loads(path.read_text())[1]["coverage"] == 0.875
 
 
-def test_bad_signature_is_reported():
-    with pytest.raises(ValueError, match="written p,q"):
+def test_bad_signature_is_reported(capsys):
+    """As argparse reports its own errors: exit code 2, usage and one error line, no traceback."""
+    with pytest.raises(SystemExit) as stop:
         main(["coverage", "--signature", "13"])
+    assert stop.value.code == 2
+    assert "error: a signature is written p,q (e.g. 1,3), got '13'" in capsys.readouterr().err
