@@ -32,6 +32,7 @@ import argparse
 import time
 
 import torch
+from _shared import format_errors, loss_summary, run_arguments, seeded
 
 from groups import get_group
 from implicit_kernels import PointConv, check_equivariance
@@ -78,34 +79,19 @@ def build_model() -> Sequential:
     )
 
 
-def loss_summary(losses: list[float]) -> str:
-    """The mean loss over the first and over the last tenth of the steps."""
-    k = max(1, len(losses) // 10)
-    return f"loss: first {sum(losses[:k]) / k:.4g}, last {sum(losses[-k:]) / k:.4g} (means over {k} steps)"
 
 
-def format_errors(what: str, errors: dict[torch.dtype, float]) -> str:
-    return f"equivariance error ({what}): " + ", ".join(
-        f"{str(dtype).removeprefix('torch.')} {error:.2g}" for dtype, error in errors.items()
-    )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200, help="Adam steps (default 200)")
+    run_arguments(parser, steps=200)
     parser.add_argument("--events", type=int, default=32, help="fresh events per step (default 32)")
     parser.add_argument("--particles", type=int, default=4, help="particles per event (default 4)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 40 steps, 16 events")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    parser.add_argument("--device", default="cpu", help="'cpu' or 'cuda'")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.events = 40, 16
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    generator = torch.Generator().manual_seed(args.seed)
-    device = torch.device(args.device)
+    generator, device = seeded(args)
     start = time.perf_counter()
 
     model = build_model().to(device)

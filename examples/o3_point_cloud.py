@@ -28,6 +28,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from _shared import format_errors, loss_summary, run_arguments, seeded
 
 from groups import get_group
 from implicit_kernels import PointConv, check_equivariance, radius_graph
@@ -69,29 +70,17 @@ def build_model() -> Sequential:
     )
 
 
-def loss_summary(losses: list[float]) -> str:
-    """The mean loss over the first and over the last tenth of the steps (fresh data every step
-    makes single steps noisy)."""
-    k = max(1, len(losses) // 10)
-    return f"loss: first {sum(losses[:k]) / k:.4g}, last {sum(losses[-k:]) / k:.4g} (means over {k} steps)"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=150, help="Adam steps (default 150)")
+    run_arguments(parser, steps=150)
     parser.add_argument("--clouds", type=int, default=32, help="fresh clouds per step (default 32)")
     parser.add_argument("--points", type=int, default=24, help="points per cloud (default 24)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 40 steps, 16 clouds")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    parser.add_argument("--device", default="cpu", help="'cpu' or 'cuda'")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps, args.clouds = 40, 16
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    generator = torch.Generator().manual_seed(args.seed)
-    device = torch.device(args.device)
+    generator, device = seeded(args)
     start = time.perf_counter()
 
     model = build_model().to(device)
@@ -119,8 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"test accuracy on 256 fresh clouds: {accuracy:.3f}")
 
     errors = check_equivariance(model.cpu())
-    print("equivariance error (random rotations, reflections, translations): "
-          + ", ".join(f"{str(dtype).removeprefix('torch.')} {error:.2g}" for dtype, error in errors.items()))
+    print(format_errors("random rotations, reflections, translations", errors))
     print(f"time: {time.perf_counter() - start:.1f} s")
 
 

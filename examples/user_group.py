@@ -35,6 +35,7 @@ import argparse
 import time
 
 import torch
+from _shared import format_errors, loss_summary, run_arguments, seeded
 
 from groups import MatrixGroup, get_group
 from implicit_kernels import PointConv, check_equivariance
@@ -96,28 +97,17 @@ def complete_graphs(batch: torch.Tensor) -> torch.Tensor:
     return same_cloud.nonzero().T
 
 
-def loss_summary(losses: list[float]) -> str:
-    """The mean loss over the first and over the last tenth of the steps."""
-    k = max(1, len(losses) // 10)
-    return f"loss: first {sum(losses[:k]) / k:.4g}, last {sum(losses[-k:]) / k:.4g} (means over {k} steps)"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300, help="Adam steps (default 300)")
+    run_arguments(parser, steps=300)
     parser.add_argument("--clouds", type=int, default=16, help="fresh clouds per step (default 16)")
     parser.add_argument("--points", type=int, default=8, help="charges per cloud (default 8)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 60 steps")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    parser.add_argument("--device", default="cpu", help="'cpu' or 'cuda'")
     args = parser.parse_args(argv)
     if args.quick:
         args.steps = 60
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    generator = torch.Generator().manual_seed(args.seed)
-    device = torch.device(args.device)
+    generator, device = seeded(args)
     start = time.perf_counter()
 
     G = tetragonal_group()
@@ -147,8 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     print(loss_summary(losses))
 
     errors = check_equivariance(model.cpu())
-    print("equivariance error (random elements of D4h, translations): "
-          + ", ".join(f"{str(dtype).removeprefix('torch.')} {error:.2g}" for dtype, error in errors.items()))
+    print(format_errors("random elements of D4h, translations", errors))
     print(f"time: {time.perf_counter() - start:.1f} s")
 
 

@@ -16,7 +16,8 @@ from conftest import LOOSER_TOLERANCE
 
 from implicit_kernels.equivariance import TOLERANCE
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"))
+EXAMPLES = sorted(path for path in (Path(__file__).resolve().parents[1] / "examples").glob("*.py")
+                  if not path.name.startswith("_"))  # _shared.py is a helper, not an example
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 NUMBER = r"([0-9.]+(?:e[+-]?[0-9]+)?)"
 
