@@ -70,8 +70,6 @@ def build_model() -> Sequential:
     )
 
 
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     run_arguments(parser, steps=150)

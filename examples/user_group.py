@@ -97,8 +97,6 @@ def complete_graphs(batch: torch.Tensor) -> torch.Tensor:
     return same_cloud.nonzero().T
 
 
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     run_arguments(parser, steps=300)
