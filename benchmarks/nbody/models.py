@@ -26,7 +26,7 @@ from benchmarks.channels import gates_last
 from benchmarks.mlp import mlp
 from groups import get_group
 from implicit_kernels import PointConv
-from implicit_kernels.nn import Gate
+from implicit_kernels.nn import FieldNorm, Gate, TensorProduct
 
 
 class SteerableNBody(nn.Module):
@@ -46,14 +46,27 @@ class SteerableNBody(nn.Module):
             moves its coordinates; messages then depend non-linearly on both nodes' features
             through the kernel's argument ``x_j - x_i`` (still equivariant: ``d_i`` is a vector).
             The readout's displacement is added to the moved positions.
+        messages: what a hidden layer sums over the edges ``j -> i``: ``"linear"``, the
+            convolution's ``K(x_ij, a_ij) h_j`` (linear in the sender's features); ``"product"``,
+            ``B(s_ij, n_i)`` with ``B`` a learnable :class:`~implicit_kernels.nn.TensorProduct`
+            (every equivariant bilinear map), ``n = FieldNorm(h)`` and the sender's side
+            ``s_ij = n_j (+) x_ij / sqrt(1 + |x_ij|^2) (+) q_i q_j (+) |x_ij| / (1 + |x_ij|)``
+            (``x_ij = x_j - x_i``): bilinear in the two nodes' normalised features, as SEGNN's and
+            CGENN's messages are, with bounded geometric inputs (unnormalised products grow
+            quadratically from layer to layer and diverged with moving positions); ``"both"``,
+            their sum. Products are summed over the incoming edges (self-loops included) and
+            divided by the square root of the kernels' ``avg_degree``.
         **kernel_options: passed to every :class:`PointConv` (e.g. ``copies``, or
             ``basis="analytic"`` for escnn's analytic kernels in the same network).
     """
 
     def __init__(self, group: str = "O(3)", scalars: int = 16, vectors: int = 8, layers: int = 4,
-                 node_scalars: bool = False, moving: bool = False, **kernel_options):
+                 node_scalars: bool = False, moving: bool = False, messages: str = "linear", **kernel_options):
         super().__init__()
+        if messages not in ("linear", "product", "both"):
+            raise ValueError(f"messages must be 'linear', 'product' or 'both', got {messages!r}")
         G = get_group(group)
+        self.layers = layers
         self.scalars, self.vectors, self.node_scalars = scalars, vectors, node_scalars
         rep_in = 2 * G.trivial + 2 * G.standard  # |v|, 1, centred x, v
         hidden = scalars * G.trivial + vectors * G.standard
@@ -62,16 +75,23 @@ class SteerableNBody(nn.Module):
         gated = (scalars + vectors) * G.trivial + vectors * G.standard
         self.register_buffer("gates_last", gates_last(scalars, vectors, gated.size), persistent=False)
 
+        self.avg_degree = 4.0
+
         def conv(a, b, n_scalars):
             # q_i q_j, |x_ij| and, with node_scalars, the scalar features of both nodes
             attr = (2 + 2 * n_scalars * node_scalars) * G.trivial
-            return PointConv(a, b, attr, radius=3.0, avg_degree=4.0, **kernel_options)
+            return PointConv(a, b, attr, radius=3.0, avg_degree=self.avg_degree, **kernel_options)
 
         # node scalars each kernel sees: |v| in the first layer, the hidden scalars after it
         self.node_scalar_counts = [1] + [scalars] * layers
         conv_out = gated + G.standard if moving else gated
-        self.convs = nn.ModuleList(conv(rep_in if i == 0 else hidden, conv_out, self.node_scalar_counts[i])
-                                   for i in range(layers))
+        layer_in = [rep_in] + [hidden] * (layers - 1)
+        self.convs = None if messages == "product" else nn.ModuleList(
+            conv(layer_in[i], conv_out, self.node_scalar_counts[i]) for i in range(layers))
+        self.products = self.product_norms = None
+        if messages != "linear":
+            self.product_norms = nn.ModuleList(FieldNorm(r) for r in layer_in)
+            self.products = nn.ModuleList(TensorProduct(r + G.standard + 2 * G.trivial, r, conv_out) for r in layer_in)
         # the moves' step sizes (None: static positions); they start small next to the inter-particle
         # distances (the convolutions' outputs have unit variance)
         self.steps = nn.Parameter(torch.full((layers,), 0.1)) if moving else None
@@ -103,14 +123,28 @@ class SteerableNBody(nn.Module):
             invariant = self.norms[layer](h[:, : self.node_scalar_counts[layer]])
             return torch.cat([edge_attr, invariant[edges[0]], invariant[edges[1]]], dim=-1)
 
-        for i, conv in enumerate(self.convs):
-            out = conv(h, x, edges, attr(h, x, i))
+        for i in range(self.layers):
+            out = 0 if self.convs is None else self.convs[i](h, x, edges, attr(h, x, i))
+            if self.products is not None:
+                out = out + self.product_messages(i, h, x, edges, charge)
             if self.steps is not None:
                 out, move = out[:, : -x.shape[1]], out[:, -x.shape[1]:]
                 x = x + self.steps[i] * move
             update = self.gate(out[:, self.gates_last])
             h = update if i == 0 else (h + update) / 2**0.5
-        return x + self.readout_scale * self.readout(h, x, edges, attr(h, x, len(self.convs)))
+        return x + self.readout_scale * self.readout(h, x, edges, attr(h, x, self.layers))
+
+    def product_messages(self, layer: int, h: torch.Tensor, x: torch.Tensor, edges: torch.Tensor,
+                         charge: torch.Tensor) -> torch.Tensor:
+        """``sum_{j -> i} B(s_ij, n_i) / sqrt(avg_degree)`` per node (see ``messages``)."""
+        src, dst = edges
+        n = self.product_norms[layer](h)
+        offset = x[src] - x[dst]
+        distance = offset.norm(dim=-1, keepdim=True)
+        sender = torch.cat([n[src], offset * (1 + distance**2).rsqrt(), charge[:, None], distance / (1 + distance)],
+                           dim=-1)
+        messages = self.products[layer](sender, n[dst])
+        return messages.new_zeros(len(x), messages.shape[1]).index_add(0, dst, messages) / self.avg_degree**0.5
 
 
 class EGNN(nn.Module):
@@ -200,10 +234,15 @@ STEERABLE = {
 }
 # networks that also run with moving positions, as "<name>-moving"
 MOVING = ("implicit-o3", "implicit-so3", "analytic-o3", "implicit-o3-small", "clifford-o3-small")
+# the half-width moving network with messages bilinear in both nodes' features, instead of the
+# convolution's ("product-") or added to them ("both-")
+PRODUCT_MESSAGES = ("product", "both")
 
 MODELS = {
     **{name: partial(SteerableNBody, **options) for name, options in STEERABLE.items()},
     **{f"{name}-moving": partial(SteerableNBody, moving=True, **STEERABLE[name]) for name in MOVING},
+    **{f"{messages}-o3-small-moving": partial(SteerableNBody, moving=True, messages=messages,
+                                              **STEERABLE["implicit-o3-small"]) for messages in PRODUCT_MESSAGES},
     "egnn": EGNN,
     "mpnn": MessagePassing,
 }

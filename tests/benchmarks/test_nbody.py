@@ -110,7 +110,7 @@ def test_every_model_trains_and_equivariant_ones_are(model, tmp_path):
     assert resumed["epochs"] == 3 and len(resumed["history"]) == 3
 
 
-@pytest.mark.parametrize("model", ["implicit-o3", "implicit-o3-moving"])
+@pytest.mark.parametrize("model", ["implicit-o3", "implicit-o3-moving", "both-o3-small-moving"])
 @pytest.mark.parametrize("improper", [False, True])
 def test_steerable_models_are_exactly_equivariant_in_float64(model, improper, tmp_path):
     """E(3): random rotations (or rotoreflections) and translations of positions and velocities
