@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -81,6 +82,38 @@ class MeshGeometry:
         transport = inverse[dst] @ self.transport @ g[src]
         frames = None if self.frames is None else inverse @ self.frames
         return replace(self, log_map=log_map, transport=transport, frames=frames)
+
+    def vertex_count(self, num_vertices: int | None = None) -> int:
+        """``num_vertices`` if given, else the number of frames (``ValueError`` without either)."""
+        if num_vertices is not None:
+            return num_vertices
+        if self.frames is None:
+            raise ValueError("this geometry has no frames to count its vertices by: pass num_vertices")
+        return self.frames.shape[0]
+
+    def with_self_loops(self, num_vertices: int | None = None) -> MeshGeometry:
+        """The geometry with an edge ``i -> i`` at every vertex (log map ``0``, transport the
+        identity), so that a convolution's output at ``i`` also sees ``K(0) f_i``, an equivariant
+        linear map of the vertex's own features."""
+        n = self.vertex_count(num_vertices)
+        loops = torch.arange(n, device=self.edge_index.device)
+        eye = torch.eye(2, dtype=self.transport.dtype, device=self.transport.device).expand(n, 2, 2)
+        return replace(self, edge_index=torch.cat([self.edge_index, torch.stack([loops, loops])], dim=1),
+                       log_map=torch.cat([self.log_map, self.log_map.new_zeros(n, 2)]),
+                       transport=torch.cat([self.transport, eye]))
+
+    @classmethod
+    def concatenate(cls, geometries: Sequence[MeshGeometry], num_vertices: Sequence[int] | None = None) -> MeshGeometry:
+        """Several surfaces as one, their vertices numbered one surface after the other (a batch):
+        each edge index is offset by the vertex counts of the surfaces before it (``num_vertices``,
+        or the frames' lengths); log maps, transports and frames are concatenated."""
+        if not geometries:
+            raise ValueError("concatenate needs at least one geometry")
+        counts = [g.vertex_count(None if num_vertices is None else num_vertices[k]) for k, g in enumerate(geometries)]
+        offsets = [sum(counts[:k]) for k in range(len(counts))]
+        frames = None if any(g.frames is None for g in geometries) else torch.cat([g.frames for g in geometries])
+        return cls(torch.cat([g.edge_index + offset for g, offset in zip(geometries, offsets)], dim=1),
+                   torch.cat([g.log_map for g in geometries]), torch.cat([g.transport for g in geometries]), frames)
 
     @classmethod
     def from_mesh(cls, vertices, faces, radius: float, *, cache: str | Path | None = None,

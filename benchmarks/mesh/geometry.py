@@ -52,18 +52,6 @@ def split_geometries(surfaces: Sequence[Surface], cache: Path | str | None = DEF
     return [surface_geometry(s, cache) for s in tqdm(surfaces, desc=desc, disable=not progress)]
 
 
-def concatenate(geometries: Sequence[MeshGeometry]) -> MeshGeometry:
-    """One geometry for several surfaces numbered one after the other: edge indices offset by the vertex counts
-    of the surfaces before (read from ``frames``), log maps, transports and frames concatenated."""
-    offsets, total = [], 0
-    for g in geometries:
-        offsets.append(total)
-        total += g.frames.shape[0]
-    return MeshGeometry(torch.cat([g.edge_index + o for g, o in zip(geometries, offsets)], dim=1),
-                        torch.cat([g.log_map for g in geometries]), torch.cat([g.transport for g in geometries]),
-                        torch.cat([g.frames for g in geometries]))
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mesh.geometry", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs=3, default=SIZES, metavar=("TRAIN", "VAL", "TEST"))

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from benchmarks.mesh.data import DEFAULT_CACHE, SIZES, Surface, load
-from benchmarks.mesh.geometry import concatenate, split_geometries
+from benchmarks.mesh.geometry import split_geometries
 from benchmarks.mesh.models import GAUGE_GROUPS, LEARNING_RATES, MODELS, TASKS
 from benchmarks.results import run_record
 from benchmarks.training import Distributed, add_training_arguments, fit, parameter_count, write_json
@@ -66,7 +66,7 @@ def batch(examples: list[Example]) -> tuple[Example, Tensor]:
     ids = torch.cat([torch.full((len(e.areas),), s) for s, e in enumerate(examples)])
     joined = Example(*(torch.cat([getattr(e, name) for e in examples]) for name in ("inputs", "targets", "areas",
                                                                                      "positions")),
-                     concatenate([e.geometry for e in examples]))
+                     MeshGeometry.concatenate([e.geometry for e in examples]))
     return joined, ids
 
 

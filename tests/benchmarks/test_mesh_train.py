@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from benchmarks.mesh import data, report, surfaces, train
-from benchmarks.mesh.geometry import concatenate, surface_geometry
+from benchmarks.mesh.geometry import surface_geometry
 from benchmarks.mesh.models import GAUGE_GROUPS, MODELS, TINY
+from implicit_kernels import MeshGeometry
 
 # surfaces.sample(0, 0, index): 2 and 4 are 162-vertex spheres, 7 a 192-vertex torus
 SMALL = (2, 7)
@@ -42,7 +43,7 @@ def test_geometry_frames_are_the_data_frames_and_batches_are_offset(small_surfac
     (a, ga), (b, gb) = small_surfaces
     assert torch.equal(ga.frames, a.frames[:, :2])
     assert 8 < ga.num_edges / len(a.vertices) < 20  # neighbours per vertex
-    joined = concatenate([ga, gb])
+    joined = MeshGeometry.concatenate([ga, gb])
     assert joined.frames.shape == (len(a.vertices) + len(b.vertices), 2, 3)
     assert torch.equal(joined.edge_index[:, ga.num_edges:], gb.edge_index + len(a.vertices))
 

@@ -236,3 +236,24 @@ def test_check_equivariance_reports_both_dtypes_for_mesh_modules():
     errors = check_equivariance(MeshConv(rep_in, rep_out, radius=1.0))
     assert set(errors) == {torch.float32, torch.float64}
     assert all(errors[dtype] <= TOLERANCE[dtype] for dtype in errors)
+
+
+def test_concatenated_geometries_convolve_each_surface_alone():
+    """A batch of two geometries gives each surface's own outputs (no edge crosses between them),
+    and self-loops add ``K(0) f_i`` while keeping the layer gauge equivariant."""
+    rep_in, rep_out = reps("C8")
+    conv = MeshConv(rep_in, rep_out, radius=1.0, avg_degree=8).double()
+    generator = torch.Generator().manual_seed(4)
+    first, second = disc_geometry(7, generator), disc_geometry(5, generator)
+    f = torch.randn(12, rep_in.size, generator=generator, dtype=torch.float64)
+    batch = MeshGeometry.concatenate([first, second], num_vertices=[7, 5])
+    alone = torch.cat([conv(f[:7], first), conv(f[7:], second)])
+    assert (conv(f, batch) - alone).abs().max() < 1e-12
+    looped = batch.with_self_loops(12)
+    assert looped.num_edges == batch.num_edges + 12
+    own = conv.kernel(torch.zeros(1, 2, dtype=torch.float64))[0] @ f.T / conv.avg_degree**0.5
+    assert (conv(f, looped) - conv(f, batch) - own.T).abs().max() < 1e-12
+    gauge = rep_in.group.sample(12, generator=generator)
+    assert mesh_conv_equivariance_error(conv, gauge, f, looped) < 1e-12
+    with pytest.raises(ValueError, match="num_vertices"):
+        first.with_self_loops()
