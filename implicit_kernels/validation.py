@@ -77,10 +77,11 @@ def check_edge_index(edge_index: torch.Tensor, num_nodes: int) -> None:
 
 def check_dtypes(layer: nn.Module, features: torch.Tensor, what: str, **others: torch.Tensor | None) -> None:
     """The features must have the dtype of the layer's parameters (of its first floating parameter,
-    or buffer if it has none; no check without either), and each tensor in ``others`` (by name,
-    e.g. ``positions=pos``; ``None`` skips one) the features' dtype. Layers never cast their inputs:
-    a mismatch is a ``TypeError`` naming both dtypes. ``layer.to(dtype)`` converts a layer."""
-    tensors = itertools.chain(layer.parameters(), layer.buffers())
+    or buffer if it has none, float64 constants aside; no check without either), and each tensor in
+    ``others`` (by name, e.g. ``positions=pos``; ``None`` skips one) the features' dtype. Layers
+    never cast their inputs: a mismatch is a ``TypeError`` naming both dtypes. ``layer.to(dtype)``
+    converts a layer."""
+    tensors = itertools.chain(layer.parameters(), _state_buffers(layer))
     expected = next((t.dtype for t in tensors if t.is_floating_point()), None)
     if expected is not None and features.dtype != expected:
         raise TypeError(
@@ -93,3 +94,13 @@ def check_dtypes(layer: nn.Module, features: torch.Tensor, what: str, **others: 
                 f"the dtype of the {name} ({tensor.dtype}) is not the dtype of the features ({features.dtype}); "
                 f"give the {name} in the features' dtype"
             )
+
+
+def _state_buffers(layer: nn.Module):
+    """The buffers of ``layer`` and its submodules that follow ``.to(dtype)`` (running statistics),
+    not the float64 constants of a :class:`~groups.kernel_network.ConstantsModule`."""
+    for module in layer.modules():
+        constants = module.__dict__.get("_constant_names", set())
+        for name, buffer in module.named_buffers(recurse=False):
+            if name not in constants:
+                yield buffer

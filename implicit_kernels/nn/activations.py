@@ -14,7 +14,7 @@ from implicit_kernels.module import EquivariantModule
 from implicit_kernels.nn.fields import FieldLayout, is_identity
 from implicit_kernels.nn.invariants import Invariants
 from implicit_kernels.nn.structure import type_structure
-from implicit_kernels.validation import check_features
+from implicit_kernels.validation import check_dtypes, check_features
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
@@ -86,6 +86,7 @@ class Gate(ConstantsModule, EquivariantModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_features(x, self.rep_in, dim=x.dim() - 1, what="Gate input")
+        check_dtypes(self, x, "Gate input")
         gates = None
         if self.gates_from_inputs:
             x, scalars = x.split([self.rep_out.size, x.shape[-1] - self.rep_out.size], dim=-1)
@@ -139,6 +140,7 @@ class NormActivation(ConstantsModule, EquivariantModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_features(x, self.rep_in, dim=x.dim() - 1, what="NormActivation input")
+        check_dtypes(self, x, "NormActivation input")
         out = []
         for index, (piece, bias) in enumerate(zip(self.layout.split(x), self.biases)):
             form = self.constant(f"form_{index}", piece)

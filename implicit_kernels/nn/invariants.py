@@ -9,7 +9,7 @@ from groups.kernel_network import ConstantsModule
 from implicit_kernels.module import EquivariantModule
 from implicit_kernels.nn.fields import FieldLayout, is_identity
 from implicit_kernels.nn.structure import type_structure
-from implicit_kernels.validation import check_features
+from implicit_kernels.validation import check_dtypes, check_features
 
 
 class Invariants(ConstantsModule, EquivariantModule):
@@ -63,6 +63,7 @@ class Invariants(ConstantsModule, EquivariantModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_features(x, self.rep_in, dim=x.dim() - 1, what="Invariants input")
+        check_dtypes(self, x, "Invariants input")
         return self.from_pieces(self.layout.split(x))
 
     def from_pieces(self, pieces: list[torch.Tensor]) -> torch.Tensor:

@@ -10,7 +10,7 @@ from groups.kernel_network import ConstantsModule
 from implicit_kernels.bias import InvariantBias
 from implicit_kernels.module import EquivariantModule
 from implicit_kernels.nn.fields import FieldLayout, is_identity, normalised_basis
-from implicit_kernels.validation import check_features, check_reps
+from implicit_kernels.validation import check_dtypes, check_features, check_reps
 
 
 class Linear(ConstantsModule, EquivariantModule):
@@ -72,6 +72,7 @@ class Linear(ConstantsModule, EquivariantModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_features(x, self.rep_in, dim=x.dim() - 1, what="Linear input")
+        check_dtypes(self, x, "Linear input")
         return self._map(x) + (self.bias().to(x.dtype) if self.bias is not None else 0)
 
     def _map(self, x: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,7 @@ from groups.kernel_network import ConstantsModule
 from implicit_kernels.module import EquivariantModule
 from implicit_kernels.nn.fields import FieldLayout
 from implicit_kernels.nn.structure import squared_size, type_structure
-from implicit_kernels.validation import check_features
+from implicit_kernels.validation import check_dtypes, check_features
 
 
 class _InvariantSplit(ConstantsModule, EquivariantModule):
@@ -55,6 +55,7 @@ class _InvariantSplit(ConstantsModule, EquivariantModule):
         """Per type: the invariant coordinates ``(..., m, k)``, the remainders ``(..., m, d)`` and
         their squared sizes ``(..., m)``; ``None`` where a type has no such part."""
         check_features(x, self.rep_in, dim=x.dim() - 1, what=f"{type(self).__name__} input")
+        check_dtypes(self, x, f"{type(self).__name__} input")
         out = []
         for index, (piece, (invariant, remainder)) in enumerate(zip(self.layout.split(x), self._names)):
             coordinates = size2 = None
@@ -189,6 +190,7 @@ class SizeNorm(ConstantsModule, EquivariantModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_features(x, self.rep_in, dim=x.dim() - 1, what="SizeNorm input")
+        check_dtypes(self, x, "SizeNorm input")
         out = []
         for index, (piece, logit) in enumerate(zip(self.layout.split(x), self.logits)):
             size = (squared_size(piece, self.constant(f"forms_{index}", piece)) + self.eps).sqrt()

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from groups import Rep
 from implicit_kernels.module import EquivariantModule
-from implicit_kernels.validation import check_features
+from implicit_kernels.validation import check_dtypes, check_features
 
 _REDUCTIONS = ("sum", "mean")
 _AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
@@ -65,6 +65,7 @@ class GlobalPool(EquivariantModule):
     def forward(self, f: torch.Tensor, pos: torch.Tensor | None = None, edge_index: torch.Tensor | None = None,
                 attr: torch.Tensor | None = None, batch: torch.Tensor | None = None) -> torch.Tensor:
         check_features(f, self.rep_in, dim=f.dim() - 1, what="GlobalPool input")
+        check_dtypes(self, f, "GlobalPool input")
         return global_pool(f, batch, self.reduce)
 
     def extra_repr(self) -> str:
@@ -96,6 +97,7 @@ class GridAvgPool(EquivariantModule):
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         n = self.group.n
         check_features(f, self.rep_in, dim=1, what="GridAvgPool input")
+        check_dtypes(self, f, "GridAvgPool input")
         if f.dim() != n + 2 or any(s % self.kernel_size for s in f.shape[2:]):
             raise ValueError(
                 f"GridAvgPool input must be (B, {self.rep_in.size}, *spatial) with {n} spatial sizes divisible "

@@ -11,7 +11,7 @@ from groups import Rep
 from groups.kernel_network import ConstantsModule
 from implicit_kernels.module import EquivariantModule
 from implicit_kernels.nn.fields import FieldLayout, FieldType, normalised_basis
-from implicit_kernels.validation import check_features, check_reps
+from implicit_kernels.validation import check_dtypes, check_features, check_reps
 
 FUSED_PRODUCT_SIZE = 512
 """Below this many entries per sample and output type (rows times copies of the batched input), a
@@ -138,6 +138,7 @@ class TensorProduct(ConstantsModule, EquivariantModule):
             a, b = a.split([self.rep_a.size, self.rep_b.size], dim=-1)
         check_features(a, self.rep_a, dim=a.dim() - 1, what="TensorProduct first input")
         check_features(b, self.rep_b, dim=b.dim() - 1, what="TensorProduct second input")
+        check_dtypes(self, a, "TensorProduct first input", second_input=b)
         batch = torch.broadcast_shapes(a.shape[:-1], b.shape[:-1])
         a = a.expand(*batch, a.shape[-1]).reshape(-1, a.shape[-1])
         b = b.expand(*batch, b.shape[-1]).reshape(-1, b.shape[-1])

@@ -281,6 +281,24 @@ def test_features_of_the_wrong_size_are_rejected(make):
         module(torch.randn(5, 4), torch.randn(5, 4)) if isinstance(module, TensorProduct) else module(torch.randn(5, 4))
 
 
+@pytest.mark.parametrize("kind", MODULES)
+def test_features_in_another_dtype_than_the_parameters_are_rejected(kind):
+    """A float32 module given float64 features raises a TypeError naming both dtypes when it has
+    parameters; modules without any take any floating dtype. Float64 constants never count as the
+    module's dtype."""
+    G = get_group("O(3)")
+    rep = G.trivial + G.standard + G.irrep(0, 2)
+    module = MODULES[kind](G, rep).float()
+    x = torch.randn(4, module.rep_in.size, dtype=torch.float64)  # TensorProduct splits it into its two inputs
+    if next(module.parameters(), None) is not None:
+        with pytest.raises(TypeError, match=r"\(torch.float64\) is not the dtype of the layer's parameters "
+                                            r"\(torch.float32\)"):
+            module(x)
+    else:
+        assert module(x).dtype == torch.float64
+    assert module.double()(x).dtype == torch.float64
+
+
 def test_sequential_names_both_reps_when_they_do_not_chain():
     G = get_group("O(3)")
     with pytest.raises(ValueError, match=r"module 1 \(Gate\) expects rep_in .*\(0, 0\).* module 0 \(Linear\) produces "
