@@ -67,10 +67,14 @@ class Rep(ABC):
         a finite structure group (``C_N``, ``D_N``) are transported through such an extension.
         Default: ``d rho(J)`` with ``J = [[0, -1], [1, 0]]`` (families with a Lie-algebra action
         extend every rep this way); families of finite groups override it."""
+        self.check_planar()
+        return self.differential(torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=torch.float64))
+
+    def check_planar(self) -> None:
+        """``ValueError`` unless the group acts on ``R^2`` (rotations of the plane are its concern)."""
         if self.group.n != 2:
             raise ValueError(f"rotations of the plane need a group acting on R^2, {self.group.name} acts on "
                              f"R^{self.group.n}")
-        return self.differential(torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=torch.float64))
 
     def __call__(self, g: torch.Tensor) -> torch.Tensor:
         """``rho(g)`` for ``g`` of shape ``(k, n, n)`` (or ``(n, n)``), which must lie in the group."""

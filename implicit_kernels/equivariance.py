@@ -13,6 +13,7 @@ from torch import nn
 
 from groups import Group, Rep
 from implicit_kernels.escnn_interop import from_escnn_layout, to_escnn_layout
+from implicit_kernels.graph import complete_graph
 from implicit_kernels.kernel import ImplicitKernel
 from implicit_kernels.mesh_geometry import MeshGeometry, disc_geometry
 from implicit_kernels.module import EquivariantModule
@@ -112,11 +113,6 @@ def grid_conv_equivariance_error(conv: nn.Module, g: torch.Tensor, f: torch.Tens
 
     return relative_error(conv(move(f, conv.rep_in)), move(conv(f), conv.rep_out))
 
-
-def complete_graph(nodes: int) -> torch.Tensor:
-    """``edge_index`` of the complete directed graph on ``nodes`` nodes, without loops."""
-    edges = torch.combinations(torch.arange(nodes), r=2).T
-    return torch.cat([edges, edges.flip(0)], dim=1)
 
 
 def _working_dtype(module: nn.Module) -> torch.dtype:

@@ -1,11 +1,13 @@
 """Neighbourhood graphs in plain torch (no torch_cluster needed).
 
-Both functions return ``edge_index`` ``(2, E)`` with row 0 the source ``j`` and row 1 the target
-``i`` (the message-passing convention of :class:`~implicit_kernels.PointConv`), edges sorted by
-target. ``batch`` (``(N,)``, graph id per node) keeps graphs apart. Distances are computed in
-blocks of rows, so memory is ``O(block * N)`` rather than ``O(N^2)``; when ``batch`` is sorted
-(graphs stored one after the other, as batching usually leaves them) a block is only compared with
-the nodes of its own graphs, so the cost grows linearly with the number of graphs.
+:func:`radius_graph` and :func:`knn_graph` return ``edge_index`` ``(2, E)`` with row 0 the source
+``j`` and row 1 the target ``i`` (the message-passing convention of
+:class:`~implicit_kernels.PointConv`), edges sorted by target. ``batch`` (``(N,)``, graph id per
+node) keeps graphs apart. Distances are computed in blocks of rows, so memory is
+``O(block * N)`` rather than ``O(N^2)``; when ``batch`` is sorted (graphs stored one after the
+other, as batching usually leaves them) a block is only compared with the nodes of its own graphs,
+so the cost grows linearly with the number of graphs. :func:`complete_graph` connects every pair
+of nodes (the equivariance checks use it).
 """
 
 from __future__ import annotations
@@ -102,3 +104,9 @@ def _sorted_by_target(blocks: list[torch.Tensor], pos: torch.Tensor) -> torch.Te
         return torch.zeros(2, 0, dtype=torch.long, device=pos.device)
     edge_index = torch.cat(blocks, dim=1)
     return edge_index[:, torch.argsort(edge_index[1] * pos.shape[0] + edge_index[0])]
+
+
+def complete_graph(nodes: int) -> torch.Tensor:
+    """``edge_index`` of the complete directed graph on ``nodes`` nodes, without loops."""
+    edges = torch.combinations(torch.arange(nodes), r=2).T
+    return torch.cat([edges, edges.flip(0)], dim=1)

@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from implicit_kernels.graph import complete_graph
+
 
 @dataclass(frozen=True)
 class MeshGeometry:
@@ -182,8 +184,7 @@ def disc_geometry(nodes: int, generator: torch.Generator, dtype: torch.dtype = t
     """A random geometry for equivariance checks, on the complete graph of ``nodes`` vertices: log
     maps uniform in the unit disc and transports uniform in ``SO(2)``. Gauge equivariance is an
     identity in these data, so it holds for them as for a real surface's."""
-    edges = torch.combinations(torch.arange(nodes), r=2).T
-    edge_index = torch.cat([edges, edges.flip(0)], dim=1)
+    edge_index = complete_graph(nodes)
     e = edge_index.shape[1]
     radius = torch.rand(e, generator=generator, dtype=torch.float64).sqrt()
     angle = 2 * math.pi * torch.rand(e, generator=generator, dtype=torch.float64)

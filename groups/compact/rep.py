@@ -83,9 +83,7 @@ class EscnnRep(Rep):
         for a one-dimensional irrep that is trivial on rotations. The extension takes the
         frequency escnn lists, ``|k| <= N / 2``. A one-dimensional irrep of frequency ``N / 2``
         (the sign of the rotation by ``2 pi / N``) has no extension: ``ValueError``."""
-        if self.group.n != 2:
-            raise ValueError(f"rotations of the plane need a group acting on R^2, {self.group.name} acts on "
-                             f"R^{self.group.n}")
+        self.check_planar()
         blocks = []
         for irrep in self.irreps:
             k = irrep.id[-1]

@@ -152,15 +152,14 @@ class TensorProduct(ConstantsModule, EquivariantModule):
             ], dim=1)
             if stage.order is not None:
                 rows = rows.index_select(1, getattr(self, stage.order))
-            y = batched[stage.batched]
-            d = y.shape[-1]
-            y = y.transpose(1, 2) if d == 1 else y.transpose(1, 2).contiguous()
-            rows = rows.view(n, -1, d)
-            if d == 1:  # an outer product: torch's CPU bmm is slow for a contraction of length 1
+            y = batched[stage.batched].transpose(1, 2)  # (n, d, copies of y)
+            rows = rows.view(n, -1, y.shape[1])
+            if y.shape[1] == 1:  # an outer product: torch's CPU bmm is slow for a contraction of length 1
                 products = (rows * y).split(stage.rows, dim=1)
             elif stage.fused:  # one batched matmul; each output's rows are then copied out of it
-                products = (rows @ y).split(stage.rows, dim=1)
+                products = (rows @ y.contiguous()).split(stage.rows, dim=1)
             else:
+                y = y.contiguous()
                 products = [block @ y for block in rows.split(stage.rows, dim=1)]
             for o, z, weights in zip(stage.outputs, products, stage.weights):  # z: (n, e rows, copies of y)
                 weight = torch.cat([self._weight_rows(w) for w in weights])
