@@ -2,19 +2,29 @@
 
 :func:`radius_graph` and :func:`knn_graph` return ``edge_index`` ``(2, E)`` with row 0 the source
 ``j`` and row 1 the target ``i`` (the message-passing convention of
-:class:`~implicit_kernels.PointConv`), edges sorted by target. ``batch`` (``(N,)``, graph id per
-node) keeps graphs apart. Distances are computed in blocks of rows, so memory is
-``O(block * N)`` rather than ``O(N^2)``; when ``batch`` is sorted (graphs stored one after the
-other, as batching usually leaves them) a block is only compared with the nodes of its own graphs,
-so the cost grows linearly with the number of graphs. :func:`complete_graph` connects every pair
+:class:`~implicit_kernels.PointConv`), edges sorted by target and then source. ``batch``
+(``(N,)``, graph id per node, in any order) keeps graphs apart.
+
+Both search a cell list: nodes are binned into cubic cells of side ``s >= r`` on (at most) their
+first three coordinates, and a target is compared only with the nodes of its own and the adjacent
+cells of its own graph. A pair within distance ``r`` is within ``r`` on those coordinates too, so
+no pair is missed whatever the dimension. Each pair of adjacent cells is searched once, for both
+directions, so the work grows with the edges (about three candidate pairs per edge of a uniform
+cloud in R^3), not with ``N^2``.
+:func:`knn_graph` searches a radius that starts at the mean spacing of the nodes and doubles for
+the targets that still have fewer than ``k`` candidates. :func:`complete_graph` connects every pair
 of nodes (the equivariance checks use it).
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import torch
 
-_BLOCK = 2048
+_CELL_AXES = 3
+_KEY_LIMIT = 2**62
 
 
 def _check(pos: torch.Tensor, batch: torch.Tensor | None) -> None:
@@ -33,25 +43,89 @@ def _check(pos: torch.Tensor, batch: torch.Tensor | None) -> None:
         raise ValueError(f"batch must be (N,) with N = {pos.shape[0]}, got {tuple(batch.shape)}")
 
 
-def _blocked_distances(pos: torch.Tensor, batch: torch.Tensor | None, loop: bool):
-    """Yield ``(targets, first, distances)``: the distances from the block of nodes ``targets`` to
-    the sources ``first, first + 1, ...``, ``inf`` across graphs and (without ``loop``) from a node to
-    itself. With a sorted ``batch`` the sources are the nodes of the block's graphs only."""
-    n = pos.shape[0]
-    contiguous = batch is not None and bool((batch[1:] >= batch[:-1]).all())
-    for start in range(0, n, _BLOCK):
-        stop = min(start + _BLOCK, n)
-        targets = torch.arange(start, stop, device=pos.device)
-        first, last = 0, n
-        if contiguous:
-            first = int(torch.searchsorted(batch, batch[start]))
-            last = int(torch.searchsorted(batch, batch[stop - 1], right=True))
-        dist = torch.cdist(pos[targets], pos[first:last])
+class _CellList:
+    """The nodes of ``pos`` ``(N, n)`` sorted by graph and by cubic cell of side ``>= r`` on their
+    first ``min(n, 3)`` coordinates; a node's place in that order is its *slot*."""
+
+    def __init__(self, pos: torch.Tensor, batch: torch.Tensor | None, r: float):
+        n = len(pos)
+        graph = torch.zeros(n, dtype=torch.long, device=pos.device)
         if batch is not None:
-            dist = dist.masked_fill(batch[targets][:, None] != batch[None, first:last], float("inf"))
-        if not loop:
-            dist[torch.arange(len(targets)), targets - first] = float("inf")
-        yield targets, first, dist
+            graph = torch.unique(batch, return_inverse=True)[1]
+        coords = pos[:, :_CELL_AXES].double()
+        axes = coords.shape[1]
+        low = coords.min(0).values if n else coords.new_zeros(axes)
+        spread = float((coords.max(0).values - low).max()) if n else 0.0
+        graphs = int(graph.max()) + 1 if n else 1
+        # cells at least r wide, and wide enough that the (graph, cell) keys fit in an int64
+        per_axis = max(1.0, (_KEY_LIMIT / graphs) ** (1 / max(axes, 1)) - 3)
+        side = max(r, spread / per_axis, torch.finfo(torch.float64).tiny)
+        cell = torch.floor((coords - low) / side).long() + 1  # >= 1: the cell at offset -1 stays >= 0
+        extent = [int(e) + 2 for e in cell.max(0).values] if n else [3] * axes
+        self.strides = [math.prod(extent[a + 1:]) for a in range(axes)]
+        key = graph * math.prod(extent) + (cell * torch.tensor(self.strides, device=pos.device)).sum(1)
+        key, self.node = torch.sort(key)
+        self.pos = pos[self.node]
+        self.cells, self.cell_count = torch.unique_consecutive(key, return_counts=True)
+        self.cell_start = torch.cumsum(self.cell_count, 0) - self.cell_count
+        cells = torch.arange(len(self.cells), device=pos.device)
+        self.cell_of_slot = cells.repeat_interleave(self.cell_count, output_size=n)
+
+    def pairs(self, r: float, loop: bool, targets: torch.Tensor | None = None):
+        """``(source, target, squared distance)`` of the node pairs within ``r`` in the same graph
+        whose target is any node, or one of the nodes ``targets``; a node is its own source only
+        with ``loop``. A target meets the nodes of the ``3^d`` cells around its own; for all
+        targets only half of those offsets are searched, each giving both directions."""
+        slots = torch.arange(len(self.pos), device=self.pos.device)
+        offsets = list(itertools.product((-1, 0, 1), repeat=len(self.strides)))
+        if targets is None:
+            offsets = offsets[len(offsets) // 2:]  # zero, and those whose first non-zero entry is +1
+        else:
+            wanted = torch.zeros(len(self.pos), dtype=torch.bool, device=self.pos.device)
+            wanted[targets] = True
+            slots = slots[wanted[self.node]]
+        cell = self.cell_of_slot[slots]
+        sources, receivers, distances = [], [], []
+        for offset in offsets:
+            shifted = self.cells + sum(o * s for o, s in zip(offset, self.strides))
+            neighbour = torch.searchsorted(self.cells, shifted).clamp_(max=max(len(self.cells) - 1, 0))
+            found = self.cells[neighbour] == shifted
+            count = torch.where(found, self.cell_count[neighbour], 0)[cell]
+            start = self.cell_start[neighbour][cell]
+            total = int(count.sum())
+            source = (start - torch.cumsum(count, 0) + count).repeat_interleave(count, output_size=total)
+            source += torch.arange(total, device=slots.device)
+            target = slots.repeat_interleave(count, output_size=total)
+            difference = self.pos[source] - self.pos[target]
+            squared = (difference * difference).sum(1)
+            keep = squared <= r * r
+            if not (loop or any(offset)):
+                keep &= source != target
+            source, target, squared = source[keep], target[keep], squared[keep]
+            sources.append(source)
+            receivers.append(target)
+            distances.append(squared)
+            if targets is None and any(offset):
+                sources.append(target)
+                receivers.append(source)
+                distances.append(squared)
+        source, target = self.node[torch.cat(sources)], self.node[torch.cat(receivers)]
+        return source, target, torch.cat(distances)
+
+
+def _nearest(source: torch.Tensor, target: torch.Tensor, distance: torch.Tensor, k: int):
+    """The ``k`` nearest sources of every target among the pairs ``(source, target)``, whose
+    ``distance`` (any non-negative measure of it) is sorted through its bits: the IEEE patterns of
+    non-negative floats order as integers do, and integer sorts are the faster ones."""
+    bits = {torch.float64: torch.int64, torch.float32: torch.int32, torch.float16: torch.int16,
+            torch.bfloat16: torch.int16}[distance.dtype]
+    order = torch.argsort(distance.view(bits), stable=True)
+    order = order[torch.argsort(target[order], stable=True)]
+    grouped = target[order]
+    count = torch.bincount(grouped)
+    rank = torch.arange(len(grouped), device=target.device) - (torch.cumsum(count, 0) - count)[grouped]
+    keep = order[rank < k]
+    return source[keep], target[keep]
 
 
 def radius_graph(
@@ -64,23 +138,18 @@ def radius_graph(
     """Edges ``j -> i`` for all pairs with ``|pos_j - pos_i| <= r`` (in the same graph).
 
     With ``max_num_neighbors`` only the nearest that many sources per target are kept. ``r`` must
-    be a non-negative number (``ValueError`` otherwise); ``batch`` must hold integers.
+    be a non-negative number and ``max_num_neighbors`` ``None`` or positive (``ValueError``
+    otherwise); ``batch`` must hold integers.
     """
     _check(pos, batch)
     if not r >= 0:  # also refuses NaN
         raise ValueError(f"radius r must be a non-negative number, got {r!r}")
-    edges = []
-    for targets, first, dist in _blocked_distances(pos, batch, loop):
-        if max_num_neighbors is not None:
-            k = min(max_num_neighbors, dist.shape[1])
-            values, index = dist.topk(k, dim=1, largest=False)
-            keep = values <= r
-            rows = torch.arange(len(targets), device=pos.device)[:, None].expand_as(index)
-            src, row = index[keep], rows[keep]
-        else:
-            row, src = (dist <= r).nonzero(as_tuple=True)
-        edges.append(torch.stack([first + src, targets[row]]))
-    return _sorted_by_target(edges, pos)
+    if max_num_neighbors is not None and max_num_neighbors < 1:
+        raise ValueError(f"max_num_neighbors must be None or positive, got {max_num_neighbors}")
+    source, target, distance = _CellList(pos, batch, float(r)).pairs(float(r), loop)
+    if max_num_neighbors is not None:
+        source, target = _nearest(source, target, distance, max_num_neighbors)
+    return _sorted_by_target(source, target, len(pos))
 
 
 def knn_graph(pos: torch.Tensor, k: int, batch: torch.Tensor | None = None, loop: bool = False) -> torch.Tensor:
@@ -89,21 +158,38 @@ def knn_graph(pos: torch.Tensor, k: int, batch: torch.Tensor | None = None, loop
     _check(pos, batch)
     if k < 1:
         raise ValueError(f"k must be positive, got {k}")
-    edges = []
-    for targets, first, dist in _blocked_distances(pos, batch, loop):
-        values, index = dist.topk(min(k, dist.shape[1]), dim=1, largest=False)
-        keep = torch.isfinite(values)
-        rows = torch.arange(len(targets), device=pos.device)[:, None].expand_as(index)
-        edges.append(torch.stack([first + index[keep], targets[rows[keep]]]))
-    return _sorted_by_target(edges, pos)
-
-
-def _sorted_by_target(blocks: list[torch.Tensor], pos: torch.Tensor) -> torch.Tensor:
-    """Concatenate edge blocks, sorted by target and then source."""
-    if not blocks:
+    n = len(pos)
+    graphs = 1 if batch is None or n == 0 else len(torch.unique(batch))
+    box = pos.max(0).values - pos.min(0).values if n else pos.new_zeros(pos.shape[1])
+    spread, diameter, d = float(box.max()) if n else 0.0, float(box.norm()), pos.shape[1]
+    # first radius: a ball holding about 2k nodes if the graphs filled their box evenly
+    ball = math.pi ** (d / 2) / math.gamma(d / 2 + 1)
+    r = spread * min(1.0, 2 * k * graphs / (max(n, 1) * ball)) ** (1 / d)
+    remaining = torch.arange(n, device=pos.device)
+    sources, receivers = [], []
+    while len(remaining):
+        everyone = len(remaining) == n
+        source, target, distance = _CellList(pos, batch, r).pairs(r, loop, None if everyone else remaining)
+        # a target is done once k candidates lie within r, or when r covers its whole graph
+        found = torch.bincount(target, minlength=n)[remaining]
+        done = found >= k if r <= diameter else torch.ones_like(found, dtype=torch.bool)
+        finished = torch.zeros(n, dtype=torch.bool, device=pos.device)
+        finished[remaining[done]] = True
+        keep = finished[target]
+        source, target = _nearest(source[keep], target[keep], distance[keep], k)
+        sources.append(source)
+        receivers.append(target)
+        remaining = remaining[~done]
+        r = 2 * r if r > 0 else 1.0
+    if not sources:
         return torch.zeros(2, 0, dtype=torch.long, device=pos.device)
-    edge_index = torch.cat(blocks, dim=1)
-    return edge_index[:, torch.argsort(edge_index[1] * pos.shape[0] + edge_index[0])]
+    return _sorted_by_target(torch.cat(sources), torch.cat(receivers), n)
+
+
+def _sorted_by_target(source: torch.Tensor, target: torch.Tensor, nodes: int) -> torch.Tensor:
+    """``edge_index`` ``(2, E)`` of the pairs, sorted by target and then source."""
+    order = torch.argsort(target * nodes + source)
+    return torch.stack([source[order], target[order]])
 
 
 def complete_graph(nodes: int) -> torch.Tensor:

@@ -61,3 +61,19 @@ def test_blocks_quick_run_writes_json_markdown_and_section(tmp_path):
             assert row[library]["train_ms"] > 0 and row[library]["warm_ms"] > 0
     assert (tmp_path / "blocks_cpu.md").read_text().startswith("Machine:")
     assert results_md.read_text().count("<!-- speed-blocks:begin -->") == 1
+
+
+def test_graphs_quick_run_records_both_libraries(tmp_path):
+    """The graph case on small clouds: ours and scipy's k-d tree find the same edges (up to pairs
+    within float32 rounding of the radius) and the section is written (no timing assertions)."""
+    from benchmarks.speed import graphs
+
+    results_md = tmp_path / "RESULTS.md"
+    results_md.write_text("# Results\n")
+    results = graphs.main(["--quick", "--out", str(tmp_path), "--results", str(results_md)])
+    assert [(r["graph"], r["points"]) for r in results["rows"]] == [
+        (graph, points) for points in (256, 1024) for graph in ("radius", "knn")]
+    for row in results["rows"]:
+        assert abs(row["edges"] - row["scipy_edges"]) <= 2 and row["ours_ms"] > 0 and row["scipy_ms"] > 0
+    assert json.loads((tmp_path / "graphs_cpu.json").read_text()) == results
+    assert results_md.read_text().count("<!-- speed-graphs:begin -->") == 1

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from implicit_kernels import graph, knn_graph, radius_graph
+from implicit_kernels import knn_graph, radius_graph
 
 
 def edge_set(edge_index):
@@ -47,29 +47,62 @@ def test_knn_graph_matches_brute_force_and_respects_batches():
 
 def brute_force(pos, batch, loop, radius=None, k=None):
     """Edges ``(j, i)`` from all pairwise distances: within ``radius``, or the ``k`` nearest."""
-    dist = torch.cdist(pos, pos)
+    dist = (pos[:, None] - pos[None, :]).norm(dim=-1)
     dist[batch[:, None] != batch[None, :]] = float("inf")
     if not loop:
         dist.fill_diagonal_(float("inf"))
     if radius is not None:
         return {(j, i) for i, j in (dist <= radius).nonzero().tolist()}
-    return {(int(j), i) for i in range(len(pos)) for j in dist[i].topk(k, largest=False).indices}
+    return {(int(j), i) for i in range(len(pos)) for j, d in zip(*dist[i].topk(min(k, len(pos)), largest=False)[::-1])
+            if d < float("inf")}
 
 
-@pytest.mark.parametrize("shuffled", [False, True])
-@pytest.mark.parametrize("loop", [False, True])
-def test_blocks_spanning_several_graphs_match_brute_force(shuffled, loop, monkeypatch):
-    # blocks of 16 rows over graphs of 5 to 30 nodes: blocks start and end inside graphs; a sorted
-    # batch takes the per-graph path, a shuffled one compares every block with all nodes
-    monkeypatch.setattr(graph, "_BLOCK", 16)
+def clouds():
+    """Clouds that stress the cell list: several graphs stored in any order, more than three
+    coordinates (cells on the first three), a flat cloud, duplicate points, an outlier far enough
+    that cells of side r would overflow an int64 key."""
     generator = torch.Generator().manual_seed(3)
     sizes = torch.randint(5, 31, (9,), generator=generator)
     batch = torch.arange(9).repeat_interleave(sizes)
-    if shuffled:
-        batch = batch[torch.randperm(len(batch), generator=generator)]
-    pos = torch.rand(len(batch), 3, generator=generator)
-    assert edge_set(radius_graph(pos, 0.4, batch=batch, loop=loop)) == brute_force(pos, batch, loop, radius=0.4)
-    assert edge_set(knn_graph(pos, 4, batch=batch, loop=loop)) == brute_force(pos, batch, loop, k=4)
+    shuffled = batch[torch.randperm(len(batch), generator=generator)]
+    pos = torch.rand(len(batch), 3, generator=generator, dtype=torch.float64)
+    flat = pos.clone()
+    flat[:, 2] = 0.5
+    duplicates = torch.cat([pos[:40], pos[:40]])
+    outlier = torch.cat([pos[:60], torch.tensor([[1e15, -1e15, 1e15]], dtype=torch.float64)])
+    single = torch.zeros(len(pos), dtype=torch.long)
+    return {
+        "sorted batch": (pos, batch),
+        "shuffled batch": (pos, shuffled - 4),  # negative graph ids too
+        "five coordinates": (torch.rand(len(batch), 5, generator=generator, dtype=torch.float64), shuffled),
+        "flat": (flat, single),
+        "duplicates": (duplicates, single[:80]),
+        "outlier": (outlier, single[:61]),
+    }
+
+
+@pytest.mark.parametrize("loop", [False, True])
+@pytest.mark.parametrize("name", list(clouds()))
+def test_graphs_match_brute_force(name, loop):
+    pos, batch = clouds()[name]
+    for radius in (0.0, 0.15, 0.4, 3.0):
+        edges = radius_graph(pos, radius, batch=batch, loop=loop)
+        assert edge_set(edges) == brute_force(pos, batch, loop, radius=radius)
+    if name not in ("duplicates", "outlier"):  # tied among the k nearest: the order is arbitrary
+        for k in (1, 4, 25):
+            assert edge_set(knn_graph(pos, k, batch=batch, loop=loop)) == brute_force(pos, batch, loop, k=k)
+
+
+def test_knn_graph_keeps_all_of_a_graph_smaller_than_k():
+    pos = torch.rand(7, 3, generator=torch.Generator().manual_seed(4))
+    batch = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    edges = knn_graph(pos, 10, batch=batch)
+    assert torch.equal(torch.bincount(edges[1], minlength=7), torch.tensor([2, 2, 2, 3, 3, 3, 3]))
+
+
+def test_graphs_of_no_nodes_have_no_edges():
+    for edges in (radius_graph(torch.zeros(0, 3), 1.0), knn_graph(torch.zeros(0, 3), 3)):
+        assert edges.shape == (2, 0) and edges.dtype == torch.long
 
 
 def test_graph_input_errors():
@@ -77,6 +110,8 @@ def test_graph_input_errors():
         radius_graph(torch.tensor([[0.0, float("nan")]]), 1.0)
     with pytest.raises(ValueError, match="k must be positive"):
         knn_graph(torch.rand(5, 2), 0)
+    with pytest.raises(ValueError, match="max_num_neighbors must be None or positive, got 0"):
+        radius_graph(torch.rand(5, 2), 1.0, max_num_neighbors=0)
     with pytest.raises(ValueError, match="batch must be"):
         knn_graph(torch.rand(5, 2), 2, batch=torch.zeros(4, dtype=torch.long))
 
