@@ -7,8 +7,8 @@ those of :mod:`benchmarks.nbody.ensemble` from ``<results>/ensemble/``, the symm
 ``<results>/symmetry_*.json`` (other draws) and the records of :mod:`benchmarks.nbody.reference`
 from ``<results>/reference_*.json``; rewrites the marked ``nbody`` section of
 ``benchmarks/nbody/RESULTS.md`` (the prose around it is kept), a PNG
-of the side-by-side validation curves and one of the full-protocol runs' training and validation
-curves.
+of the side-by-side validation curves, one of the full-protocol runs' training and validation
+curves and one of the message ablation's validation curves.
 """
 
 from __future__ import annotations
@@ -198,6 +198,64 @@ def side_table(runs: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
+# the message ablation: the same network with the convolution's messages, linear in the sender's
+# features, with tensor-product messages bilinear in both nodes' features instead, or with both
+MESSAGES = {"implicit-o3-small-moving": "linear", "product-o3-small-moving": "tensor product",
+            "both-o3-small-moving": "both"}
+
+
+def ablation_runs(full: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """The full-protocol runs of the message ablation on EGNN's systems (MSE loss, weight decay
+    1e-4, EMA 0.999, 300 epochs), by model."""
+    def kept(r: dict) -> bool:
+        return (r.get("stream") == "egnn" and r.get("huber") is None and r.get("ema") == 0.999
+                and weight_decay(r) == 1e-4 and r["epochs"] == 300)
+    runs = {model: [r for r in full.get(model, []) if kept(r)] for model in MESSAGES}
+    return {model: records for model, records in runs.items() if records}
+
+
+def ablation_table(runs: dict[str, list[dict]], floor: float | None) -> str:
+    """Per message form: test MSE per seed, their mean, and the mean's distance to the floor."""
+    lines = ["| messages | model | params | seeds | test MSE at best val, per seed | mean | mean - floor | s / epoch |",
+             "|---|---|---:|---:|---|---:|---:|---:|"]
+    for model, records in runs.items():
+        scores = [r["test_mse_at_best_val"] for r in records]
+        above = "-" if floor is None else f"{statistics.mean(scores) - floor:.2e}"
+        lines.append(f"| {MESSAGES[model]} | `{model}` | {records[0]['params']:,} | "
+                     f"{','.join(str(r['seed']) for r in records)} | {values(scores)} | "
+                     f"{statistics.mean(scores):.2e} | {above} | "
+                     f"{statistics.mean(r['seconds_per_epoch'] for r in records):.1f} |")
+    return "\n".join(lines)
+
+
+def plot_ablation(runs: dict[str, list[dict]], path: Path, floor: float | None) -> None:
+    """Validation MSE of the message ablation's runs (thin: each seed; thick: the mean over seeds),
+    with CGENN's published test MSE and the test split's floor."""
+    figure, axis = plt.subplots(figsize=(8, 5))
+    colours = plt.get_cmap("tab10")
+    for k, (model, records) in enumerate(runs.items()):
+        epochs = [entry["epoch"] for entry in records[0]["history"]]
+        curves = [[entry["val"] for entry in r["history"]] for r in records]
+        for curve in curves:
+            axis.plot(epochs, curve, color=colours(k), linewidth=0.6, alpha=0.5)
+        axis.plot(epochs, [statistics.mean(column) for column in zip(*curves)], color=colours(k), linewidth=2,
+                  label=f"{MESSAGES[model]} messages ({len(records)} seeds)")
+    references = {"CGENN (test, published)": PUBLISHED["CGENN"]}
+    if floor is not None:
+        references["O(3) floor (test)"] = floor
+    for name, value in references.items():
+        axis.axhline(value, color="grey", linestyle=":", linewidth=1)
+        axis.annotate(name, (epochs[-1], value), fontsize=7, ha="right", va="bottom")
+    axis.set(xlabel="epoch", ylabel="validation MSE", yscale="log", ylim=(1e-3, 3e-2),
+             title="N-body, EGNN's systems: messages linear in the sender, bilinear in both nodes, or both")
+    axis.title.set_fontsize(9)
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
 def plot_curves(runs: dict[str, list[dict]], path: Path) -> None:
     """Validation MSE against epochs, the mean over seeds per model, on a log scale; a network and
     its ``-moving`` variant share a colour, the variant dashed."""
@@ -276,8 +334,13 @@ def plot_panel(axis: plt.Axes, groups: dict[str, list[dict]], references: dict[s
     axis.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.1))
 
 
+def egnn_test_floor(floors: list[dict]) -> float | None:
+    """The floor of exactly O(3)-equivariant models on EGNN's test systems, if measured."""
+    return next((record["test"]["mse"] for record in floors if record.get("stream") == "egnn"), None)
+
+
 def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles: list[dict], floors: list[dict],
-            references: list[dict], plot_link: str, full_link: str) -> str:
+            references: list[dict], plot_link: str, full_link: str, ablation_link: str) -> str:
     legend = Legend()
     threads = {r["threads"] for records in (*full.values(), *side.values()) for r in records}
     per_run = "one torch thread" if threads <= {1} else f"{', '.join(map(str, sorted(threads)))} torch threads"
@@ -293,6 +356,15 @@ def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles:
                   wrap("Setup: the training loss, Adam's weight decay (wd), the decay of the weights' moving "
                        "average that was validated and kept (EMA, `--ema`) and the number of epochs (ep)."), "",
                   full_table(full), "", f"![N-body full protocol]({full_link})", ""]
+    ablation = ablation_runs(full)
+    if ablation:
+        parts += ["### Messages: linear, tensor product or both", "",
+                  wrap("The half-width moving network with the convolution's messages (linear in the sender's "
+                       "features), with `TensorProduct` messages of both nodes' features instead, or with both "
+                       "summed, on EGNN's systems under the full protocol's recipe (the rows above). The floor "
+                       "is that of exactly O(3)-equivariant models on the same test systems (below)."), "",
+                  ablation_table(ablation, egnn_test_floor(floors)), "",
+                  f"![N-body message ablation]({ablation_link})", ""]
     tables = []
     if ensembles:
         tables += ["### Ensembles", "",
@@ -348,17 +420,21 @@ def main(argv=None) -> None:
     floors = [json.loads(path.read_text()) for path in ([own] if own.exists() else []) + others]
     references = [json.loads(path.read_text()) for path in sorted(results.glob("reference_*.json"))]
     plot, full_plot = results / "learning_curves.png", results / "full_protocol.png"
+    ablation_plot = results / "message_ablation.png"
     if side and not args.markdown_only:
         plot_curves(side, plot)
     if full and not args.markdown_only:
         plot_full(full, full_plot, floors)
+    if ablation_runs(full) and not args.markdown_only:
+        plot_ablation(ablation_runs(full), ablation_plot, egnn_test_floor(floors))
     markdown = Path(args.markdown)
 
     def link(path: Path) -> str:
         return Path(os.path.relpath(path, markdown.resolve().parent)).as_posix()
 
     update_section(markdown, "nbody", "N-body (charged particles)",
-                   section(full, side, ensembles, floors, references, link(plot), link(full_plot)))
+                   section(full, side, ensembles, floors, references, link(plot), link(full_plot),
+                           link(ablation_plot)))
 
 
 if __name__ == "__main__":
