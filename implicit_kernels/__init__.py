@@ -13,6 +13,7 @@ from implicit_kernels.kernel import ImplicitKernel
 from implicit_kernels.mesh import MeshConv
 from implicit_kernels.mesh_geometry import MeshGeometry
 from implicit_kernels.module import EquivariantModule
+from implicit_kernels.neighbours import NeighbourTables
 from implicit_kernels.point import PointConv
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ImplicitKernel",
     "MeshConv",
     "MeshGeometry",
+    "NeighbourTables",
     "PointConv",
     "assert_equivariant",
     "check_equivariance",

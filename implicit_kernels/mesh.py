@@ -23,7 +23,7 @@ from groups import Rep
 from groups.kernel_network import ConstantsModule
 from implicit_kernels.mesh_geometry import MeshGeometry
 from implicit_kernels.point import EdgeConvolution, _with_zero_row, refuse_tracing
-from implicit_kernels.validation import check_dtypes, check_edge_index, check_features
+from implicit_kernels.validation import check_dtypes, check_features
 
 _REFLECTIONS = torch.tensor([[[1.0, 0.0], [0.0, -1.0]], [[-1.0, 0.0], [0.0, 1.0]]], dtype=torch.float64)
 
@@ -124,15 +124,14 @@ class MeshConv(EdgeConvolution):
         check_features(f, self.rep_in, dim=1, what="MeshConv features")
         if f.dim() != 2:
             raise ValueError(f"MeshConv features must be (N, {self.rep_in.size}), got shape {tuple(f.shape)}")
-        check_edge_index(geometry.edge_index, f.shape[0])
+        tables = self.tables(geometry.edge_index, f.shape[0])
         check_dtypes(self, f, "MeshConv features", log_map=geometry.log_map, transport=geometry.transport)
-        n = f.shape[0]
-        src = torch.cat([geometry.edge_index[0], geometry.edge_index.new_full((1,), n)])
+        src = tables.source
         padded_f, log_map = _with_zero_row(f), _with_zero_row(geometry.log_map)
         identity = torch.eye(2, dtype=f.dtype, device=f.device)[None]
         transport = torch.cat([geometry.transport, identity])
         return self.convolve(
-            n, geometry.edge_index,
+            tables,
             offsets=lambda ids: log_map[ids],
             inputs=lambda ids: self.transport(padded_f[src[ids]], transport[ids]),
             attr=None,

@@ -19,10 +19,10 @@ from groups import LinearHeadKernelNetwork, Rep
 from implicit_kernels.bias import InvariantBias
 from implicit_kernels.kernel import ImplicitKernel
 from implicit_kernels.module import EquivariantModule
+from implicit_kernels.neighbours import NeighbourTables
 from implicit_kernels.validation import (
     check_attr,
     check_dtypes,
-    check_edge_index,
     check_features,
     check_positions,
     check_reps,
@@ -32,38 +32,6 @@ _CALIBRATION_SAMPLES = 2048
 
 EdgeValues = Callable[[torch.Tensor], torch.Tensor]
 """A function of a tensor of edge ids returning one value per id (offsets or inputs)."""
-
-
-def _neighbour_tables(dst: torch.Tensor, n_nodes: int, max_slots: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Padded neighbour lists, grouped by in-degree.
-
-    Targets with incoming edges are sorted by in-degree and cut into groups of at most
-    ``max_slots`` padded slots (a group holding one node of larger degree is allowed). Each group
-    is ``(nodes, edges)``: ``nodes`` ``(m,)`` and ``edges`` ``(m, w)``, the incoming edge ids of
-    each node padded with ``dst.numel()`` to the group's largest degree ``w``. Sorting by degree
-    keeps the padding small on graphs with uneven degrees.
-    """
-    n_edges = dst.numel()
-    order = torch.argsort(dst, stable=True)
-    degree = torch.bincount(dst, minlength=n_nodes)
-    start = torch.cumsum(degree, 0) - degree
-    nodes = torch.argsort(degree, stable=True)
-    nodes = nodes[degree[nodes] > 0]
-    sorted_degree = degree[nodes]
-    count = torch.arange(1, len(nodes) + 1, device=dst.device)
-    groups, first = [], 0
-    while first < len(nodes):
-        # slots of the group [first, first + k) for every k: non-decreasing, since degrees are sorted
-        slots_needed = count[: len(nodes) - first] * sorted_degree[first:]
-        last = first + max(1, int(torch.searchsorted(slots_needed, max_slots, right=True)))
-        group = nodes[first:last]
-        slots = torch.arange(int(sorted_degree[last - 1]), device=dst.device)
-        position = start[group, None] + slots
-        valid = slots < degree[group, None]
-        edges = torch.where(valid, order[position.clamp_max(n_edges - 1)], n_edges)
-        groups.append((group, edges))
-        first = last
-    return groups
 
 
 def ball_samples(m: int, n: int, radius: float, seed: int = 0) -> torch.Tensor:
@@ -125,59 +93,66 @@ class EdgeConvolution(EquivariantModule):
         self.kernel.calibrate_(samples, sample_attr, fan=_CALIBRATION_SAMPLES)
         self.bias = InvariantBias(rep_out) if bias else None
 
-    def convolve(self, n_nodes: int, edge_index: torch.Tensor, offsets: EdgeValues, inputs: EdgeValues,
+    def convolve(self, tables: NeighbourTables, offsets: EdgeValues, inputs: EdgeValues,
                  attr: torch.Tensor | None) -> torch.Tensor:
-        """``out_i = sum_e K(x_e, a_e) v_e`` over the edges ``e = (j -> i)``, normalised and biased:
-        ``(n_nodes, rep_out.size)``. ``offsets(ids)`` and ``inputs(ids)`` return ``x_e`` and
-        ``v_e`` for a tensor of edge ids of any shape (``(*ids.shape, n)`` and
+        """``out_i = sum_e K(x_e, a_e) v_e`` over the edges ``e = (j -> i)`` of ``tables``,
+        normalised and biased: ``(N, rep_out.size)``. ``offsets(ids)`` and ``inputs(ids)`` return
+        ``x_e`` and ``v_e`` for a tensor of edge ids of any shape (``(*ids.shape, n)`` and
         ``(*ids.shape, rep_in.size)``); the id ``E`` (one past the last edge) pads neighbour lists
         and must give zeros."""
         if isinstance(self.kernel.network, LinearHeadKernelNetwork):
-            out = self._aggregate_features(n_nodes, edge_index, offsets, inputs, attr)
+            out = self._aggregate_features(tables, offsets, inputs, attr)
         else:
-            out = self._aggregate_kernels(n_nodes, edge_index, offsets, inputs, attr)
+            out = self._aggregate_kernels(tables, offsets, inputs, attr)
         if self.aggregation == "mean":
-            degree = torch.bincount(edge_index[1], minlength=n_nodes).clamp_min(1).to(out.dtype)
-            out = out / degree[:, None]
+            out = out / tables.degree.clamp_min(1).to(out.dtype)[:, None]
         else:
             out = out / math.sqrt(self.avg_degree)
         if self.bias is not None:
             out = out + self.bias().to(out.dtype)
         return out
 
-    def _aggregate_kernels(self, n_nodes, edge_index, offsets, inputs, attr) -> torch.Tensor:
+    def _aggregate_kernels(self, tables: NeighbourTables, offsets, inputs, attr) -> torch.Tensor:
         """``sum_e K(x_e, a_e) v_e``, one ``(C_out, C_in)`` kernel per edge, in chunks."""
-        dst = edge_index[1]
-        out = None
+        dst = tables.edge_index[1]
+        out = self._empty(tables, offsets)
         for start in range(0, dst.numel(), self.chunk_size):
             ids = torch.arange(start, min(start + self.chunk_size, dst.numel()), device=dst.device)
             kernel = self.kernel.evaluate(offsets(ids), attr[ids] if attr is not None else None)
-            messages = torch.einsum("eoi,ei->eo", kernel, inputs(ids))
-            out = messages.new_zeros(n_nodes, self.rep_out.size) if out is None else out
-            out = out.index_add(0, dst[ids], messages)
-        return out if out is not None else self._empty(n_nodes, edge_index, offsets)
+            out = out.index_add(0, dst[ids], torch.einsum("eoi,ei->eo", kernel, inputs(ids)))
+        return out
 
-    def _aggregate_features(self, n_nodes, edge_index, offsets, inputs, attr) -> torch.Tensor:
+    def _aggregate_features(self, tables: NeighbourTables, offsets, inputs, attr) -> torch.Tensor:
         """The same sum through the linear head ``H`` (``vec K = envelope * H phi``): per target
         ``i``, ``A_i = sum_e phi(x_e) (envelope(x_e) v_e)^T`` (``(F, C_in)``), one batched matmul
-        per group of padded neighbour lists (:func:`_neighbour_tables`), then ``out_i = H vec(A_i)``.
+        per group of padded neighbour lists (``tables.groups``), then ``out_i = H vec(A_i)``.
         No per-edge ``(C_out, C_in)`` kernel and no per-edge ``(F, C_in)`` outer product is formed,
         and at most about ``chunk_size`` edge slots are live per group. Padded slots see a zero
         offset and zero input, so they add nothing."""
         network, kernel = self.kernel.network, self.kernel
         attr = _with_zero_row(attr) if attr is not None else None
-        out = self._empty(n_nodes, edge_index, offsets)
+        out = self._empty(tables, offsets)
         head = network.head().reshape(self.rep_out.size, self.rep_in.size, -1).to(out.dtype)
-        for nodes, edges in _neighbour_tables(edge_index[1], n_nodes, self.chunk_size):
+        for nodes, edges in tables.groups:
             x = offsets(edges)
             phi = network.features(x / kernel.radius, attr[edges] if attr is not None else None)
             v = inputs(edges) * kernel.envelope(x)[..., None]
             out = out.index_add(0, nodes, torch.einsum("nfi,oif->no", phi.transpose(1, 2) @ v, head))
         return out
 
-    def _empty(self, n_nodes: int, edge_index: torch.Tensor, offsets: EdgeValues) -> torch.Tensor:
-        """Zeros ``(n_nodes, rep_out.size)`` in the dtype and device of the offsets."""
-        return offsets(edge_index.new_zeros(0)).new_zeros(n_nodes, self.rep_out.size)
+    def _empty(self, tables: NeighbourTables, offsets: EdgeValues) -> torch.Tensor:
+        """Zeros ``(N, rep_out.size)`` in the dtype and device of the offsets."""
+        return offsets(tables.edge_index.new_zeros(0)).new_zeros(tables.num_nodes, self.rep_out.size)
+
+    def tables(self, edge_index: torch.Tensor | NeighbourTables, num_nodes: int) -> NeighbourTables:
+        """``edge_index`` laid out for :meth:`convolve` (with ``chunk_size`` slots per group), or
+        the given tables after checking that they are for ``num_nodes`` nodes."""
+        if not isinstance(edge_index, NeighbourTables):
+            return NeighbourTables(edge_index, num_nodes, self.chunk_size)
+        if edge_index.num_nodes != num_nodes:
+            raise ValueError(f"the neighbour tables are for {edge_index.num_nodes} nodes, the features "
+                             f"have {num_nodes}")
+        return edge_index
 
     def extra_repr(self) -> str:
         return f"aggregation={self.aggregation!r}, avg_degree={self.avg_degree}, chunk_size={self.chunk_size}"
@@ -189,11 +164,15 @@ class PointConv(EdgeConvolution):
     :class:`EdgeConvolution`.
 
     Features, positions and attributes must have the dtype of the layer's parameters
-    (``TypeError`` otherwise; nothing is cast): ``.to(dtype)`` converts the layer. How edges are
-    grouped and chunked depends on ``edge_index``, so the layer refuses ``torch.jit.trace`` (a
-    trace would replay the traced graph's grouping on every graph); run it eagerly or under
-    ``torch.compile`` (the graph-dependent steps become graph breaks). ``torch.jit.script`` is not
-    supported.
+    (``TypeError`` otherwise; nothing is cast): ``.to(dtype)`` converts the layer.
+
+    The edges are given as ``edge_index`` or as :class:`~implicit_kernels.NeighbourTables`
+    built once per graph and shared by every layer of a network. With tables the layer does no
+    data-dependent work, so it compiles with ``torch.compile(fullgraph=True)`` (checks of values,
+    such as NaN in the positions, run eagerly only); from ``edge_index`` every call builds the
+    tables again (graph breaks under ``torch.compile``). How edges are grouped depends on the
+    graph, so the layer refuses ``torch.jit.trace`` (a trace would replay the traced graph's
+    grouping on every graph). ``torch.jit.script`` is not supported.
     """
 
     inputs = "graph"
@@ -202,12 +181,13 @@ class PointConv(EdgeConvolution):
         self,
         f: torch.Tensor,
         pos: torch.Tensor,
-        edge_index: torch.Tensor,
+        edge_index: torch.Tensor | NeighbourTables,
         attr: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``(N, rep_in.size)`` features, ``(N, n)`` positions, ``(2, E)`` edges and ``(E, attr.size)``
-        attributes -> ``(N, rep_out.size)``. ``RuntimeError`` under ``torch.jit.trace`` and
-        ``TypeError`` for inputs in another dtype than the parameters (see the class docstring)."""
+        """``(N, rep_in.size)`` features, ``(N, n)`` positions, ``(2, E)`` edges (or their
+        :class:`~implicit_kernels.NeighbourTables`) and ``(E, attr.size)`` attributes
+        -> ``(N, rep_out.size)``. ``RuntimeError`` under ``torch.jit.trace`` and ``TypeError`` for
+        inputs in another dtype than the parameters (see the class docstring)."""
         refuse_tracing(type(self).__name__)
         check_features(f, self.rep_in, dim=1, what="PointConv features")
         if f.dim() != 2:
@@ -218,14 +198,13 @@ class PointConv(EdgeConvolution):
                 f"positions must be (N, {self.group.n}) with N = {f.shape[0]} as in the features, "
                 f"got shape {tuple(pos.shape)}"
             )
-        check_edge_index(edge_index, f.shape[0])
-        check_attr(attr, self.attr_rep, edge_index.shape[1:])
+        tables = self.tables(edge_index, f.shape[0])
+        check_attr(attr, self.attr_rep, (tables.num_edges,))
         check_dtypes(self, f, "PointConv features", positions=pos, attributes=attr)
-        # the id E (padding) has the appended zero node as source and target
-        src, dst = (torch.cat([index, index.new_full((1,), f.shape[0])]) for index in edge_index)
+        src, dst = tables.source, tables.target
         padded_f, padded_pos = _with_zero_row(f), _with_zero_row(pos)
         return self.convolve(
-            f.shape[0], edge_index,
+            tables,
             offsets=lambda ids: padded_pos[src[ids]] - padded_pos[dst[ids]],
             inputs=lambda ids: padded_f[src[ids]],
             attr=attr,

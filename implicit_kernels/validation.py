@@ -1,5 +1,6 @@
 """Input checks shared by the kernel and the layers: each error names what was expected and what
-was received."""
+was received. Checks of values (NaN, inf) need the data on the host, so they run eagerly only:
+under ``torch.compile`` they would break the graph."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def check_positions(x: torch.Tensor, group: Group, what: str = "positions") -> N
         raise ValueError(
             f"{what} must have last dimension n = {group.n} for {group.name}, got shape {tuple(x.shape)}"
         )
-    if not bool(torch.isfinite(x).all()):
+    if not torch.compiler.is_compiling() and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{what} contain NaN or inf")
 
 
@@ -57,7 +58,7 @@ def check_attr(attr: torch.Tensor | None, rep: Rep | None, batch_shape: torch.Si
     expected = tuple(batch_shape) + (rep.size,)
     if tuple(attr.shape) != expected:
         raise ValueError(f"attributes must have shape {expected}, got {tuple(attr.shape)}")
-    if not bool(torch.isfinite(attr).all()):
+    if not torch.compiler.is_compiling() and not bool(torch.isfinite(attr).all()):
         raise ValueError("attributes contain NaN or inf")
 
 

@@ -77,3 +77,17 @@ def test_graphs_quick_run_records_both_libraries(tmp_path):
         assert abs(row["edges"] - row["scipy_edges"]) <= 2 and row["ours_ms"] > 0 and row["scipy_ms"] > 0
     assert json.loads((tmp_path / "graphs_cpu.json").read_text()) == results
     assert results_md.read_text().count("<!-- speed-graphs:begin -->") == 1
+
+
+def test_compiled_quick_run_times_three_ways_of_running_the_network(tmp_path):
+    """The eager/compiled case on a tiny cloud, captured by the eager backend (no code generation,
+    so the test stays fast): the three rows are timed and the section is written."""
+    from benchmarks.speed import compiled
+
+    results_md = tmp_path / "RESULTS.md"
+    results_md.write_text("# Results\n")
+    results = compiled.main(["--quick", "--backend", "eager", "--out", str(tmp_path), "--results", str(results_md)])
+    assert [r["layer"] for r in results["rows"]] == ["eager, edge_index", "eager, tables", "compiled, tables"]
+    assert all(r["train_ms"] > 0 and r["forward_ms"] > 0 for r in results["rows"])
+    assert json.loads((tmp_path / "compiled_cpu.json").read_text()) == results
+    assert results_md.read_text().count("<!-- speed-compiled:begin -->") == 1

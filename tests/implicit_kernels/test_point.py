@@ -8,7 +8,7 @@ from conftest import LOOSER_TOLERANCE, matrix_reps, mixed_reps, tolerance_for
 from groups import get_group
 from implicit_kernels import PointConv, radius_graph
 from implicit_kernels.equivariance import TOLERANCE, assert_equivariant, point_conv_equivariance_error
-from implicit_kernels.point import _neighbour_tables
+from implicit_kernels.neighbours import NeighbourTables, group_by_degree
 
 
 def random_cloud(n_points, dim, generator, dtype=torch.float64):
@@ -167,7 +167,7 @@ def test_head_factorised_sum_matches_per_edge_kernels(graph, chunk_size, generat
     ours = conv(f, pos, edges)
     (grad_ours,) = torch.autograd.grad(ours.square().sum(), f)
     src, dst = edges
-    per_edge = conv._aggregate_kernels(30, edges, lambda ids: pos[src[ids]] - pos[dst[ids]],
+    per_edge = conv._aggregate_kernels(NeighbourTables(edges, 30), lambda ids: pos[src[ids]] - pos[dst[ids]],
                                        lambda ids: f[src[ids]], None)
     reference = per_edge / conv.avg_degree**0.5 + conv.bias().double()
     (grad_reference,) = torch.autograd.grad(reference.square().sum(), f)
@@ -182,7 +182,7 @@ def test_neighbour_tables_hold_every_edge_once(max_slots, generator):
     within ``max_slots`` unless a single node needs more; nodes without edges are left out."""
     n_nodes, n_edges = 40, 300
     dst = torch.randint(0, n_nodes - 5, (n_edges,), generator=generator)
-    tables = _neighbour_tables(dst, n_nodes, max_slots)
+    tables = group_by_degree(dst, n_nodes, max_slots)
     seen = torch.cat([edges[edges < n_edges] for _, edges in tables])
     assert torch.equal(seen.sort().values, torch.arange(n_edges))
     for nodes, edges in tables:
@@ -191,3 +191,56 @@ def test_neighbour_tables_hold_every_edge_once(max_slots, generator):
         assert torch.equal(dst[edges[edges < n_edges]], rows[edges < n_edges])
     nodes = torch.cat([nodes for nodes, _ in tables])
     assert set(nodes.tolist()) == set(dst.tolist())
+
+
+@pytest.mark.parametrize("name", ["O(3)", "O(1,2)", "SO(3)-mat"])
+@pytest.mark.parametrize("aggregation", ["sum", "mean"])
+def test_shared_neighbour_tables_give_the_outputs_of_edge_index(name, aggregation, generator):
+    """Tables built once (with another slot count than the layers' chunk size) and passed to
+    layers of a compact (linear-head), a Clifford and a matrix family give the outputs and
+    gradients of the same layers called with ``edge_index``."""
+    G = get_group(name)
+    rep_in, rep_out = (G.multivector, G.grade(0) + G.grade(2)) if name == "O(1,2)" else mixed_reps(G)
+    pos, edges = random_cloud(40, G.n, generator)
+    tables = NeighbourTables(edges, 40, max_slots=13)
+    conv = PointConv(rep_in, rep_out, radius=1.5, aggregation=aggregation, chunk_size=50).double()
+    f = torch.randn(40, rep_in.size, generator=generator, dtype=torch.float64, requires_grad=True)
+    from_edges, from_tables = conv(f, pos, edges), conv(f, pos, tables)
+    (grad_edges,) = torch.autograd.grad(from_edges.square().sum(), f)
+    (grad_tables,) = torch.autograd.grad(from_tables.square().sum(), f)
+    assert (from_tables - from_edges).abs().max() <= 1e-12 * from_edges.abs().max()
+    assert (grad_tables - grad_edges).abs().max() <= 1e-12 * grad_edges.abs().max()
+
+
+def test_neighbour_tables_check_their_graph_once_and_their_nodes_on_every_call(generator):
+    G = get_group("SO(2)")
+    conv = PointConv(G.standard, G.standard).double()
+    pos, edges = random_cloud(12, 2, generator)
+    tables = NeighbourTables(edges, 12)
+    assert repr(tables) == f"NeighbourTables(num_nodes=12, num_edges={edges.shape[1]}, groups=1, max_slots=4096)"
+    with pytest.raises(ValueError, match="the neighbour tables are for 12 nodes, the features have 11"):
+        conv(torch.zeros(11, 2, dtype=torch.float64), pos[:11], tables)
+    with pytest.raises(ValueError, match=r"edge_index entries must lie in \[0, 5\)"):
+        NeighbourTables(edges, 5)
+    with pytest.raises(ValueError, match="max_slots must be positive, got 0"):
+        NeighbourTables(edges, 12, max_slots=0)
+    moved = tables.to("cpu")
+    f = torch.randn(12, 2, generator=generator, dtype=torch.float64)
+    assert torch.equal(conv(f, pos, moved), conv(f, pos, tables))
+
+
+def test_a_network_on_shared_tables_is_captured_as_one_graph(generator):
+    """With neighbour tables, a PointConv -> Gate -> PointConv network has no graph break:
+    ``torch.compile(fullgraph=True)`` captures it (the eager backend: capture without code
+    generation) and gives the eager outputs."""
+    from implicit_kernels.nn import Gate, Sequential
+
+    G = get_group("O(3)")
+    hidden = 2 * G.trivial + G.standard + G.standard.tensor(G.standard)
+    net = Sequential(PointConv(G.trivial + G.standard, hidden, radius=1.5), Gate(hidden),
+                     PointConv(hidden, G.standard, radius=1.5))
+    pos, edges = random_cloud(30, 3, generator, dtype=torch.float32)
+    f = torch.randn(30, 4, generator=generator)
+    tables = NeighbourTables(edges, 30)
+    captured = torch.compile(net, fullgraph=True, backend="eager")
+    assert torch.allclose(captured(f, pos, tables), net(f, pos, tables), atol=1e-6)

@@ -1,0 +1,120 @@
+"""``python -m benchmarks.speed.compiled``: a point network eager and under ``torch.compile``.
+
+The network is ``PointConv -> Gate -> PointConv`` on the point case's fields (O(3),
+``2x(0e + 1o + 2e)``) and radius graph. It runs three ways on the same inputs, in one process:
+
+* **eager, edge_index**: every layer derives its neighbour tables from ``edge_index``;
+* **eager, tables**: one :class:`~implicit_kernels.NeighbourTables` shared by both layers;
+* **compiled, tables**: ``torch.compile(network, fullgraph=True)`` on the shared tables (the
+  first call, which compiles, is timed apart).
+
+Times are medians of interleaved repeats (:func:`benchmarks.speed.cases.time_layers`): inference
+and a training step (forward+backward, loss ``sum(y^2)``). Writes ``results/compiled_<device>.json``
+and the ``speed-compiled`` section of ``benchmarks/speed/RESULTS.md``.
+
+Options: ``--quick`` (tiny sizes, for the smoke test), ``--backend`` (``torch.compile``'s, default
+``inductor``; ``eager`` captures the graph without generating code), ``--threads`` (default 1),
+``--device``, ``--out``, ``--results`` (``-`` for none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from benchmarks.results import run_record, update_section, wrap
+from benchmarks.speed.cases import NEIGHBOURS, POINT_RADIUS, point_inputs, time_layers
+from benchmarks.speed.peers import our_fields
+from implicit_kernels import NeighbourTables, PointConv
+from implicit_kernels.nn import Gate
+
+HERE = Path(__file__).resolve().parent
+SECTION = "speed-compiled"
+
+
+class PointNetwork(nn.Module):
+    """``PointConv -> Gate -> PointConv``, fields ``2x(0e + 1o + 2e)`` throughout."""
+
+    def __init__(self, avg_degree: float):
+        super().__init__()
+        fields = our_fields()
+        self.first = PointConv(fields, fields, radius=POINT_RADIUS, avg_degree=avg_degree)
+        self.gate = Gate(fields)
+        self.second = PointConv(fields, fields, radius=POINT_RADIUS, avg_degree=avg_degree)
+
+    def forward(self, f: torch.Tensor, pos: torch.Tensor, edges: torch.Tensor | NeighbourTables) -> torch.Tensor:
+        return self.second(self.gate(self.first(f, pos, edges)), pos, edges)
+
+
+def run(points: int, repeats: int, device: torch.device, backend: str) -> dict:
+    f, pos, edge_index = point_inputs(points, device)
+    tables = NeighbourTables(edge_index, points)
+    network = PointNetwork(edge_index.shape[1] / points).to(device)
+    compiled = torch.compile(network, fullgraph=True, backend=backend)
+    start = time.perf_counter()
+    compiled(f, pos, tables).square().sum().backward()
+    compile_s = time.perf_counter() - start
+    rows = time_layers("compiled", {"eager, edge_index": lambda: network, "eager, tables": lambda: network,
+                                    "compiled, tables": lambda: compiled},
+                       {"eager, edge_index": (f, pos, edge_index), "eager, tables": (f, pos, tables),
+                        "compiled, tables": (f, pos, tables)}, repeats, device)
+    return {"points": points, "edges": edge_index.shape[1], "backend": backend, "compile_s": compile_s,
+            "rows": [asdict(r) for r in rows]}
+
+
+def markdown(results: dict) -> str:
+    rows = results["rows"]
+    reference = next(r for r in rows if r["layer"] == "eager, edge_index")
+    lines = [
+        f"Machine: {results['machine']}; device {results['device']}; torch {results['torch']}, "
+        f"{results['threads']} thread(s); {results['date']}. Command ({results['wall_s']:.0f} s wall):",
+        "",
+        f"    {results['command']}",
+        "",
+        wrap(f"`PointConv -> Gate -> PointConv`, O(3) fields 2x(0e+1o+2e), {results['points']} points, "
+             f"{results['edges']} edges (about {NEIGHBOURS} neighbours per unit ball), backend "
+             f"`{results['backend']}`. The first compiled call (compilation, forward and backward) took "
+             f"{results['compile_s']:.0f} s."),
+        "",
+        "| network | forward ms | forward+backward ms | fwd+bwd / eager with edge_index |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['layer']} | {r['forward_ms']:.1f} | {r['train_ms']:.1f} | "
+                     f"{r['train_ms'] / reference['train_ms']:.2f}x |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed.compiled", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
+    parser.add_argument("--backend", default="inductor", help="torch.compile backend")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--results", default=str(HERE / "RESULTS.md"))
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no GPU is available")
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    measured = run(64 if args.quick else 4096, 1 if args.quick else 5, torch.device(args.device), args.backend)
+    results = {**run_record("python -m benchmarks.speed.compiled", argv, args.threads, start),
+               "device": args.device, **measured}
+    section = markdown(results)
+    print(section)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"compiled_{args.device}.json").write_text(json.dumps(results, indent=2))
+    if args.results != "-":
+        update_section(Path(args.results), SECTION, "Eager and compiled", section)
+    return results
+
+
+if __name__ == "__main__":
+    main()
