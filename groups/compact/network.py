@@ -38,8 +38,8 @@ from escnn.group import IrreducibleRepresentation
 from torch import nn
 
 from groups.compact.harmonics import HarmonicEmbedding
+from groups.compact.hom import HomBasis, hom_irreps
 from groups.compact.layers import IrrepLayout, IrrepLinear, irrep_permutation
-from groups.compact.rep import hom_decomposition
 from groups.deprecation import renamed_keywords
 from groups.kernel_network import ConstantsModule, LinearHeadKernelNetwork
 
@@ -88,8 +88,7 @@ class CompactKernelNetwork(LinearHeadKernelNetwork):
         G = group.escnn_group
         trivial = G.irrep(*G.trivial_representation.irreps[0])
 
-        hom_irreps, hom_basis = hom_decomposition(rep_in, rep_out)
-        hom_layout = IrrepLayout.from_counts((psi, 1) for psi in hom_irreps)
+        hom_layout = IrrepLayout.from_counts((psi, 1) for psi in hom_irreps(rep_in, rep_out))
         self.harmonics = HarmonicEmbedding(group, list(hom_layout.irreps), eps=eps, max_degree=harmonic_degree,
                                            extra_degree=group.angular_band if group.is_finite else 0)
 
@@ -131,7 +130,7 @@ class CompactKernelNetwork(LinearHeadKernelNetwork):
 
         hidden = IrrepLayout.from_counts([(trivial, self.invariant_count)] + [(f.irrep, f.copies) for f in self.fields])
         self.head_linear = IrrepLinear(hidden, hom_layout, bias=False)
-        self.register_constant("hom_basis", hom_basis[:, irrep_permutation(hom_irreps, hom_layout).numpy()])
+        self.hom_basis = HomBasis(rep_in, rep_out, hom_layout)
         self.feature_size = hidden.size
         self.reset_parameters()
         self.to(torch.get_default_dtype())
@@ -165,8 +164,7 @@ class CompactKernelNetwork(LinearHeadKernelNetwork):
     def head(self) -> torch.Tensor:
         """The last layer as a dense ``(out_size * in_size, feature_size)`` matrix:
         ``vec K = head() @ features(x, a)``, ``vec`` row-major over ``(C_out, C_in)``."""
-        inner = self.head_linear.dense_weight()
-        return self.constant("hom_basis", inner) @ inner
+        return self.hom_basis(self.head_linear.dense_weight())
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Trunk weights ~ N(0, 1 / fan_in); coefficients scaled so that invariant features and

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -135,37 +134,3 @@ class EscnnRep(Rep):
     def __repr__(self) -> str:
         ids = ", ".join(str(i.id) for i in self.irreps)
         return f"Rep[{self.group.name}](size={self.size}, irreps=[{ids}])"
-
-
-@cache
-def _irrep_tensor(psi: escnn_group.IrreducibleRepresentation, phi: escnn_group.IrreducibleRepresentation):
-    """escnn's decomposition ``psi (x) phi = C (irreps) C^-1`` (Kronecker order), cached per pair."""
-    product = psi.tensor(phi)
-    group = psi.group
-    return [group.irrep(*i) for i in product.irreps], np.asarray(product.change_of_basis, dtype=np.float64)
-
-
-def hom_decomposition(rep_in: EscnnRep, rep_out: EscnnRep) -> tuple[list, np.ndarray]:
-    """Irreps and change of basis ``Q`` of ``Hom = rho_out (x) rho_in^*`` acting on row-major
-    ``vec K``: ``rho_out(g) (x) rho_in(g)^-T = Q (irreps(g)) Q^-1``.
-
-    Built block by block from cached irrep-pair decompositions: with ``rho = Q_r D_r Q_r^-1``,
-    ``rho_out (x) rho_in^-T = (Q_out (x) Q_in^-T) (D_out (x) D_in) (...)^-1`` (escnn irreps are
-    orthogonal, so ``D_in^-T = D_in``), and ``D_out (x) D_in`` splits into the pairs ``psi_a (x) phi_b``
-    after a permutation. This avoids decomposing the whole Hom rep numerically at once.
-    """
-    outs, ins = rep_out.irreps, rep_in.irreps
-    out_starts = np.cumsum([0] + [p.size for p in outs])
-    in_starts = np.cumsum([0] + [p.size for p in ins])
-    size_in = rep_in.size
-    irreps, columns = [], []
-    for a, psi in enumerate(outs):
-        for b, phi in enumerate(ins):
-            pair_irreps, pair_basis = _irrep_tensor(psi, phi)
-            rows = (out_starts[a] + np.arange(psi.size))[:, None] * size_in + in_starts[b] + np.arange(phi.size)
-            block = np.zeros((rep_out.size * size_in, pair_basis.shape[1]))
-            block[rows.reshape(-1)] = pair_basis
-            columns.append(block)
-            irreps.extend(pair_irreps)
-    outer = np.kron(rep_out.change_of_basis, np.linalg.inv(rep_in.change_of_basis).T)
-    return irreps, outer @ np.concatenate(columns, axis=1)

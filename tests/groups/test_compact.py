@@ -169,3 +169,31 @@ def test_kernels_of_reps_with_a_non_orthogonal_change_of_basis(name):
         kernel = ImplicitKernel(rep_in, rep_out)
         assert_equivariant(kernel, n_samples=16)
         assert implicit_rank(kernel, x) == stabiliser_hom_dim(rep_in, rep_out, x) > 0
+
+
+@pytest.mark.parametrize("name", ["SO(2)", "O(3)", "D6", "Ico"])
+def test_hom_basis_intertwines_the_hom_rep_with_its_irreps(name, generator):
+    """The blockwise change of basis ``Q`` of ``Hom = rho_out (x) rho_in^*`` is invertible and
+    satisfies ``(rho_out(g) (x) rho_in(g)^-T) Q = Q (irreps(g))`` for random elements, also with a
+    non-orthogonal change of basis on the input (where ``rho_in^-T`` differs from ``rho_in``)."""
+    from escnn.group import Representation
+    from scipy.linalg import block_diag
+
+    from groups.compact.hom import HomBasis, hom_irreps
+    from groups.compact.layers import IrrepLayout
+
+    G = get_group(name)
+    irreps = G.trivial.representation.irreps + G.standard.representation.irreps
+    size = 1 + G.standard.size
+    q = np.eye(size) + 0.4 * np.random.default_rng(3).normal(size=(size, size))
+    rep_in = G.from_escnn(Representation(G.escnn_group, f"skewed-hom-{name}", irreps, change_of_basis=q))
+    rep_out = G.trivial + G.standard + G.standard.tensor(G.standard)
+    layout = IrrepLayout.from_counts((psi, 1) for psi in hom_irreps(rep_in, rep_out))
+    basis = HomBasis(rep_in, rep_out, layout).double()(torch.eye(layout.size, dtype=torch.float64))
+    assert basis.shape == (rep_out.size * rep_in.size, layout.size) == (basis.shape[0], basis.shape[0])
+    assert torch.linalg.matrix_rank(basis) == layout.size
+    g = G.sample(4, generator=generator)
+    for matrix, element in zip(g, G.to_escnn_elements(g)):
+        hom = torch.kron(rep_out(matrix[None])[0], torch.linalg.inv(rep_in(matrix[None])[0]).T)
+        irreps_g = block_diag(*[np.kron(np.eye(m), psi(element)) for psi, m, _ in layout.blocks()])
+        assert (hom @ basis - basis @ torch.as_tensor(irreps_g)).abs().max() < 1e-10

@@ -5,7 +5,7 @@ import torch
 from conftest import mixed_reps
 
 from groups import get_group
-from groups.compact.rep import _irrep_tensor
+from groups.compact.hom import _irrep_tensor
 from implicit_kernels import ImplicitKernel
 from implicit_kernels.equivariance import TOLERANCE, assert_equivariant, kernel_equivariance_error
 
