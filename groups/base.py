@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from groups.kernel_network import KernelNetwork
-from groups.solver import equivariant_maps
+from groups.solver import Eigenspaces, eigenspaces, equivariant_maps
 
 
 class Rep(ABC):
@@ -58,6 +58,13 @@ class Rep(ABC):
         """``d rho(A)`` for a Lie-algebra element ``A`` ``(n, n)``: float64 ``(size, size)`` with
         ``rho(exp(t A)) = exp(t d rho(A))``. Families defined by generators implement it."""
         raise NotImplementedError(f"{type(self).__name__} has no Lie-algebra action")
+
+    def lie_eigenspaces(self, A: torch.Tensor, tol: float) -> Eigenspaces:
+        """The eigenspaces of ``d rho(A)`` for a Lie-algebra element ``A``: ``[(value, basis)]``
+        with complex bases ``(size, k)``, eigenvalues closer than ``tol`` merged. The solver uses
+        them to narrow the search for equivariant maps. Default: from the matrix ``d rho(A)``
+        (:func:`groups.solver.eigenspaces`); reps built from others compose their parts'."""
+        return eigenspaces(self.differential(A), tol)
 
     def rotation_generator(self) -> torch.Tensor:
         """For a group acting on the plane (``n = 2``): the float64 ``(size, size)`` generator ``X``

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from groups.base import Rep
-from groups.solver import equivariant_maps
+from groups.solver import equivariant_maps, kronecker_eigenspaces, merge_eigenspace
 
 
 def block_diagonal(blocks: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -72,6 +72,17 @@ class DirectSumRep(GeneratedRep):
     def differential(self, A):
         return block_diagonal([r.differential(A) for r in self.parts])
 
+    def lie_eigenspaces(self, A, tol):
+        """Each part's eigenspaces, embedded in its block; equal eigenvalues merged."""
+        merged, offset = [], 0
+        for part in self.parts:
+            for value, basis in part.lie_eigenspaces(A, tol):
+                embedded = basis.new_zeros(self.size, basis.shape[1])
+                embedded[offset:offset + part.size] = basis
+                merge_eigenspace(merged, value, embedded, tol)
+            offset += part.size
+        return merged
+
     def decompose(self):
         """The parts' own decompositions, concatenated; ``Q`` is block diagonal in theirs."""
         decompositions = [part.decompose() for part in self.parts]
@@ -106,6 +117,10 @@ class TensorProductRep(GeneratedRep):
 
     def differential(self, A):
         return tensor_power_differential([self.a.differential(A), self.b.differential(A)])
+
+    def lie_eigenspaces(self, A, tol):
+        """Kronecker products of the factors' eigenspaces (``d rho`` is a Kronecker sum)."""
+        return kronecker_eigenspaces(self.a.lie_eigenspaces(A, tol), self.b.lie_eigenspaces(A, tol), tol)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, TensorProductRep) and (other.a, other.b) == (self.a, self.b)

@@ -28,6 +28,8 @@ from collections.abc import Iterable
 
 import torch
 
+MATCH_TOL = 1e-6  # eigenvalues closer than this, relative to the matrices' scale, are taken as equal
+
 
 def null_space(matrix: torch.Tensor, atol: float) -> torch.Tensor:
     """Orthonormal float64 basis ``(d, m)`` of ``{v : matrix v = 0}`` for ``matrix`` ``(r, d)``:
@@ -66,46 +68,95 @@ def _eigenspace(matrix: torch.Tensor, value: complex, atol: float) -> torch.Tens
     return vh[int((s > atol).sum()):].conj().transpose(0, 1)
 
 
-def eigen_filter(m_in: torch.Tensor, m_out: torch.Tensor, match_tol: float = 1e-6) -> torch.Tensor:
+Eigenspaces = list[tuple[complex, torch.Tensor]]
+"""``[(value, basis)]``: distinct eigenvalues (within a tolerance) and complex bases ``(d, k)``."""
+
+
+def eigenspaces(matrix: torch.Tensor, tol: float) -> Eigenspaces:
+    """The eigenspaces of ``matrix``, eigenvalues merged when closer than ``tol``. They come from
+    SVDs of ``matrix - value I``, which stay accurate for repeated eigenvalues where eigenvectors
+    do not."""
+    matrix = matrix.to(torch.float64)
+    return [(value, _eigenspace(matrix, value, tol)) for value in _clusters(torch.linalg.eigvals(matrix), tol)]
+
+
+def kronecker_eigenspaces(first: Eigenspaces, second: Eigenspaces, tol: float) -> Eigenspaces:
+    """The eigenspaces of ``A (x) I + I (x) B`` (row-major Kronecker) from those of ``A`` and
+    ``B``: ``u (x) v`` with eigenvalue ``a + b``, equal sums merged (within ``tol``)."""
+    merged: Eigenspaces = []
+    for a, u in first:
+        for b, v in second:
+            basis = (u[:, None, :, None] * v[None, :, None, :]).reshape(u.shape[0] * v.shape[0], -1)
+            merge_eigenspace(merged, a + b, basis, tol)
+    return merged
+
+
+def merge_eigenspace(spaces: Eigenspaces, value: complex, basis: torch.Tensor, tol: float) -> None:
+    """Add ``basis`` to the eigenspace of ``value`` in ``spaces`` (a new one if none is within ``tol``)."""
+    for k, (known, columns) in enumerate(spaces):
+        if abs(known - value) <= tol:
+            spaces[k] = (known, torch.cat([columns, basis], dim=1))
+            return
+    spaces.append((value, basis))
+
+
+def match_eigenspaces(right: Eigenspaces, left: Eigenspaces, tol: float) -> torch.Tensor:
+    """Real orthonormal basis ``(out * in, k)`` of the span of ``vec(u v^T)`` (row-major) for the
+    right eigenvectors ``u`` of ``M_out`` (``right``) and the left eigenvectors ``v`` of ``M_in``
+    (``left``: eigenspaces of ``M_in^T``) with a common eigenvalue (within ``tol``): every ``W``
+    with ``M_out W = W M_in`` lies in it (step 1 of the module docstring)."""
+    # Both matrices are real, so the eigenspaces of a value and of its conjugate are conjugate:
+    # for a non-real value the real and imaginary parts of its columns span both (and its
+    # conjugate is skipped); a real value's columns come in conjugate pairs, so theirs span its
+    # space twice over and are thinned by an SVD. The union is then independent: one QR.
+    independent, real_values = [], []
+    for value_out, u in right:
+        for value_in, v in left:
+            if abs(value_out - value_in) > tol or value_out.imag < -tol:
+                continue
+            outer = (u[:, None, :, None] * v[None, :, None, :]).reshape(-1, u.shape[1] * v.shape[1])
+            parts = torch.cat([outer.real, outer.imag], dim=1)
+            if value_out.imag > tol:
+                independent.append(parts)
+            else:
+                real_values.append(_orthonormal_span(parts))
+    size = right[0][1].shape[0] * left[0][1].shape[0] if right and left else 0
+    columns = independent + real_values
+    if not columns:
+        return torch.zeros(size, 0, dtype=torch.float64)
+    q, _ = torch.linalg.qr(torch.cat(columns, dim=1))
+    return q
+
+
+def eigen_filter(m_in: torch.Tensor, m_out: torch.Tensor, match_tol: float = MATCH_TOL) -> torch.Tensor:
     """Real orthonormal basis ``(out * in, k)`` of a subspace holding every ``vec W`` with
-    ``m_out W = W m_in`` (step 1 of the module docstring): the spans of ``u v^T`` for right
-    eigenvectors ``u`` of ``m_out`` and left eigenvectors ``v`` of ``m_in`` with a common
-    eigenvalue (within ``match_tol`` relative to the largest). Eigenspaces come from SVDs of
-    ``m - value I``, which stay accurate for repeated eigenvalues where eigenvectors do not."""
+    ``m_out W = W m_in``: :func:`match_eigenspaces` of the two matrices' eigenspaces, eigenvalues
+    matched within ``match_tol`` relative to the largest."""
     m_in, m_out = m_in.to(torch.float64), m_out.to(torch.float64)
     lam, mu = torch.linalg.eigvals(m_out), torch.linalg.eigvals(m_in)
-    scale = max(1.0, float(lam.abs().max()), float(mu.abs().max()))
-    tol = match_tol * scale
-    columns = []
-    for value_out in _clusters(lam, tol):
-        for value_in in _clusters(mu, tol):
-            if abs(value_out - value_in) > tol:
-                continue
-            right = _eigenspace(m_out, value_out, tol)
-            left = _eigenspace(m_in.transpose(0, 1), value_in, tol)
-            outer = right[:, None, :, None] * left[None, :, None, :]
-            columns.append(outer.reshape(-1, right.shape[1] * left.shape[1]))
-    if not columns:
-        return torch.zeros(m_out.shape[0] * m_in.shape[0], 0, dtype=torch.float64)
-    columns = torch.cat(columns, dim=1)  # vec(u v^T), row-major
-    return _orthonormal_span(torch.cat([columns.real, columns.imag], dim=1))
+    tol = match_tol * max(1.0, float(lam.abs().max()), float(mu.abs().max()))
+    return match_eigenspaces(eigenspaces(m_out, tol), eigenspaces(m_in.transpose(0, 1), tol), tol)
 
 
 def intertwiner_basis(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], size_in: int, size_out: int,
-                      rtol: float = 1e-9, seed: int = 0) -> torch.Tensor:
+                      rtol: float = 1e-9, seed: int = 0, candidates: torch.Tensor | None = None) -> torch.Tensor:
     """Orthonormal float64 basis ``(out * in, m)`` of the row-major ``vec W`` with ``M_out W = W M_in``
     for every ``(M_in, M_out)`` in ``pairs`` (Lie-algebra images ``d rho(A)`` or group images
     ``rho(h)``).
 
-    A direction counts as a solution when its residual under a constraint is at most ``rtol``
-    times that constraint's norm (``|M_out|_2 + |M_in|_2``)."""
+    ``candidates``: an orthonormal basis ``(out * in, k)`` of a subspace known to hold every
+    solution (step 1 done by the caller); by default :func:`eigen_filter` of a random combination
+    of the pairs. A direction counts as a solution when its residual under a constraint is at most
+    ``rtol`` times that constraint's norm (``|M_out|_2 + |M_in|_2``)."""
     pairs = [(a.to(torch.float64), b.to(torch.float64)) for a, b in pairs]
     if not pairs:
         return torch.eye(size_in * size_out, dtype=torch.float64)
-    weights = torch.randn(len(pairs), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    combined_in = sum(w * a for w, (a, _) in zip(weights, pairs))
-    combined_out = sum(w * b for w, (_, b) in zip(weights, pairs))
-    basis = eigen_filter(combined_in, combined_out)
+    basis = candidates
+    if basis is None:
+        weights = torch.randn(len(pairs), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        combined_in = sum(w * a for w, (a, _) in zip(weights, pairs))
+        combined_out = sum(w * b for w, (_, b) in zip(weights, pairs))
+        basis = eigen_filter(combined_in, combined_out)
     for m_in, m_out in pairs:
         if basis.shape[1] == 0:
             break
@@ -121,8 +172,21 @@ def equivariant_maps(source, target, lie: torch.Tensor, discrete: torch.Tensor, 
     """Basis ``(m, target.size, source.size)`` of the linear maps ``W`` from rep ``source`` to rep
     ``target`` that commute with the group generated by the Lie-algebra elements ``lie``
     ``(d, n, n)`` (through the reps' ``differential``) and the elements ``discrete`` ``(k, n, n)``
-    (through their ``matrices``)."""
-    pairs = [(source.differential(A), target.differential(A)) for A in lie]
-    pairs += list(zip(source.matrices(discrete), target.matrices(discrete)))
-    basis = intertwiner_basis(pairs, source.size, target.size, rtol)
+    (through their ``matrices``).
+
+    With Lie-algebra generators, step 1 uses a random element ``X`` of their span: the target's
+    eigenspaces of ``d rho(X)`` come from :meth:`~groups.base.Rep.lie_eigenspaces`, which reps
+    built from others compose from their parts' (a tensor product's are Kronecker products), so
+    no eigenspace of the large Hom reps of kernel networks is computed from its matrix."""
+    lie_pairs = [(source.differential(A), target.differential(A)) for A in lie]
+    pairs = lie_pairs + list(zip(source.matrices(discrete), target.matrices(discrete)))
+    candidates = None
+    if lie_pairs:
+        weights = torch.randn(len(lie), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        X = (weights[:, None, None] * lie.to(torch.float64)).sum(0)
+        m_in = sum(w * a for w, (a, _) in zip(weights, lie_pairs))
+        m_out = sum(w * b for w, (_, b) in zip(weights, lie_pairs))
+        tol = MATCH_TOL * max(1.0, float(torch.linalg.matrix_norm(m_in)), float(torch.linalg.matrix_norm(m_out)))
+        candidates = match_eigenspaces(target.lie_eigenspaces(X, tol), eigenspaces(m_in.transpose(0, 1), tol), tol)
+    basis = intertwiner_basis(pairs, source.size, target.size, rtol, candidates=candidates)
     return basis.T.reshape(-1, target.size, source.size)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from groups.derived_reps import GeneratedRep, batched_kron, tensor_power_differential
+from groups.solver import eigenspaces, kronecker_eigenspaces
 
 if TYPE_CHECKING:
     from groups.matrix.group import MatrixGroup
@@ -39,6 +40,14 @@ class TensorRep(GeneratedRep):
     def differential(self, A):
         A = A.to(torch.float64)
         return tensor_power_differential([A] * self.r + [-A.transpose(0, 1)] * self.s)
+
+    def lie_eigenspaces(self, A, tol):
+        """Kronecker products of the eigenspaces of ``A`` (``r`` factors) and ``-A^T`` (``s``)."""
+        A = A.to(torch.float64)
+        spaces = [(0.0, torch.ones(1, 1, dtype=torch.complex128))]
+        for factor in [A] * self.r + [-A.transpose(0, 1)] * self.s:
+            spaces = kronecker_eigenspaces(spaces, eigenspaces(factor, tol), tol)
+        return spaces
 
     def __eq__(self, other) -> bool:
         return isinstance(other, TensorRep) and other.group == self.group and (other.r, other.s) == (self.r, self.s)

@@ -3,6 +3,7 @@ tolerance."""
 
 import math
 
+import pytest
 import torch
 
 from groups import get_group
@@ -39,3 +40,34 @@ def test_solver_rank_is_stable_under_the_tolerance():
     pairs += list(zip(rep.matrices(discrete), rep.matrices(discrete)))
     dims = {intertwiner_basis(pairs, 16, 16, rtol).shape[1] for rtol in (1e-6, 1e-8, 1e-10, 1e-12)}
     assert dims == {16}
+
+
+def eigen_residual(matrix, spaces):
+    """Largest ``|M u - value u|`` over the eigenspaces' columns, relative to ``|M|``."""
+    worst = max(float((matrix.to(torch.complex128) @ basis - value * basis).abs().max()) for value, basis in spaces)
+    return worst / float(matrix.abs().max())
+
+
+@pytest.mark.parametrize("name, build", [
+    ("SO+(1,3)-mat", lambda G: G.T(2, 0)),
+    ("SO+(1,3)-mat", lambda G: G.T(1, 1)),
+    ("O(3)-mat", lambda G: G.T(0, 2)),
+    ("SO(5)-mat", lambda G: G.T(1, 0) + G.T(0, 1)),
+    ("SO+(1,3)-mat", lambda G: G.T(1, 0).tensor(G.T(0, 1) + G.T(0, 0))),
+    ("SO+(1,3)-mat", lambda G: G.T(2, 0).dual()),
+], ids=["T(2,0)", "T(1,1)", "T(0,2)", "sum", "product of a sum", "dual"])
+def test_composed_lie_eigenspaces_are_complete_eigenspaces_of_the_differential(name, build, generator):
+    """Reps built from others compose their eigenspaces from the parts' (Kronecker products for
+    tensor products); checked against the matrix ``d rho(X)`` of a random Lie-algebra element:
+    every column is an eigenvector of its value, the values are distinct, and the columns span the
+    rep's space (d rho(X) is diagonalisable)."""
+    G = get_group(name)
+    lie, _ = G.generators()
+    X = (torch.randn(len(lie), generator=generator, dtype=torch.float64)[:, None, None] * lie).sum(0)
+    rep = build(G)
+    spaces = rep.lie_eigenspaces(X, 1e-8)
+    assert eigen_residual(rep.differential(X), spaces) < 1e-12
+    assert sum(basis.shape[1] for _, basis in spaces) == rep.size
+    assert torch.linalg.matrix_rank(torch.cat([basis for _, basis in spaces], dim=1)) == rep.size
+    values = [value for value, _ in spaces]
+    assert all(abs(a - b) > 1e-8 for i, a in enumerate(values) for b in values[:i])
