@@ -91,3 +91,17 @@ def test_compiled_quick_run_times_three_ways_of_running_the_network(tmp_path):
     assert all(r["train_ms"] > 0 and r["forward_ms"] > 0 for r in results["rows"])
     assert json.loads((tmp_path / "compiled_cpu.json").read_text()) == results
     assert results_md.read_text().count("<!-- speed-compiled:begin -->") == 1
+
+
+def test_construction_quick_run_builds_in_fresh_processes(tmp_path):
+    """The construction case on its small layer: built in a subprocess that reports its time,
+    constants and parameters; the section is written (no timing assertions)."""
+    from benchmarks.speed import construction
+
+    results_md = tmp_path / "RESULTS.md"
+    results_md.write_text("# Results\n")
+    results = construction.main(["--quick", "--out", str(tmp_path), "--results", str(results_md)])
+    (row,) = results["rows"]
+    assert row["case"] == construction.QUICK[0] and row["channels"] == 13
+    assert row["seconds"] > 0 and row["parameter_mb"] > 0 and row["peak_rss_mb"] > 0
+    assert results_md.read_text().count("<!-- speed-construction:begin -->") == 1

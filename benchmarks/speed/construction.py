@@ -1,0 +1,118 @@
+"""``python -m benchmarks.speed.construction``: how long large layers take to build, and what they keep.
+
+Each layer is built in a fresh process (no solver or kernel-basis cache of this process; escnn's
+on-disk caches stay), timed from the constructor call (imports and group creation excluded), with
+the bytes of its buffers (the constants it keeps) and parameters and the process's peak resident
+memory. The cases are wide compact layers and rank-2 tensor fields of matrix groups, whose
+kernel bases the solver finds numerically. Writes ``results/construction_cpu.json`` and the
+``speed-construction`` section of ``benchmarks/speed/RESULTS.md``.
+
+Options: ``--quick`` (the small cases only, for the smoke test), ``--threads`` (default 1),
+``--out``, ``--results`` (``-`` for none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.results import run_record, update_section, wrap
+
+HERE = Path(__file__).resolve().parent
+SECTION = "speed-construction"
+
+# (name, group, layer, fields): fields as rep strings of implicit_kernels.rep_strings
+CASES = [
+    ("O(3) point, l <= 4, 64 channels", "O(3)", "PointConv",
+     "10*irrep(0,0)+4*irrep(1,1)+2*irrep(0,2)+2*irrep(1,3)+2*irrep(0,4)"),
+    ("SO(3) point, l <= 3, 64 channels", "SO(3)", "PointConv", "4*irrep(0)+4*irrep(1)+4*irrep(2)+4*irrep(3)"),
+    ("O(2) grid 5^2, 5 irrep types, 40 channels", "O(2)", "GridConv",
+     "8*irrep(0,0)+8*irrep(1,0)+4*irrep(1,1)+4*irrep(1,2)+4*irrep(1,3)"),
+    ("O(3)-mat point, T00+T10+T20", "O(3)-mat", "PointConv", "T(0,0)+T(1,0)+T(2,0)"),
+    ("SO+(1,3)-mat point, T00+T10+T20", "SO+(1,3)-mat", "PointConv", "T(0,0)+T(1,0)+T(2,0)"),
+    ("SO(5)-mat point, T00+T10+T20", "SO(5)-mat", "PointConv", "T(0,0)+T(1,0)+T(2,0)"),
+]
+QUICK = ("O(3)-mat point, T00+T10+T20",)
+
+
+def build(group: str, layer: str, fields: str) -> dict:
+    """Build one layer in this process; its time, constants, parameters and the peak memory."""
+    from groups import get_group
+    from implicit_kernels import GridConv, PointConv
+    from implicit_kernels.rep_strings import parse_rep
+
+    G = get_group(group)
+    rep = parse_rep(G, fields)
+    start = time.perf_counter()
+    module = PointConv(rep, rep) if layer == "PointConv" else GridConv(rep, rep, kernel_size=5)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "channels": rep.size,
+            "buffer_mb": sum(b.numel() * b.element_size() for b in module.buffers()) / 1e6,
+            "parameter_mb": sum(p.numel() * p.element_size() for p in module.parameters()) / 1e6,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}
+
+
+def run(cases: list[tuple[str, str, str, str]], threads: int) -> list[dict]:
+    rows = []
+    for name, group, layer, fields in cases:
+        command = [sys.executable, "-m", "benchmarks.speed.construction", "--threads", str(threads),
+                   "--build", group, layer, fields]
+        done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=HERE.parent.parent)
+        rows.append({"case": name, "group": group, "layer": layer, "fields": fields,
+                     **json.loads(done.stdout.strip().splitlines()[-1])})
+    return rows
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        f"Machine: {results['machine']}; device cpu; torch {results['torch']}, {results['threads']} thread(s); "
+        f"{results['date']}. Command ({results['wall_s']:.0f} s wall):",
+        "",
+        f"    {results['command']}",
+        "",
+        wrap("Each layer built once in a fresh process (kernels of the default options); constants = the "
+             "layer's buffers, peak = the process's peak resident memory (imports included)."),
+        "",
+        "| layer | channels | build s | constants MB | parameters MB | peak MB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results["rows"]:
+        lines.append(f"| {r['case']} | {r['channels']} | {r['seconds']:.2f} | {r['buffer_mb']:.2f} | "
+                     f"{r['parameter_mb']:.2f} | {r['peak_rss_mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict | None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed.construction",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the small cases only (a smoke run)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--results", default=str(HERE / "RESULTS.md"))
+    parser.add_argument("--build", nargs=3, metavar=("GROUP", "LAYER", "FIELDS"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.build:
+        print(json.dumps(build(*args.build)))
+        return None
+    start = time.perf_counter()
+    rows = run([case for case in CASES if not args.quick or case[0] in QUICK], args.threads)
+    results = {**run_record("python -m benchmarks.speed.construction", argv, args.threads, start), "rows": rows}
+    section = markdown(results)
+    print(section)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "construction_cpu.json").write_text(json.dumps(results, indent=2))
+    if args.results != "-":
+        update_section(Path(args.results), SECTION, "Building large layers", section)
+    return results
+
+
+if __name__ == "__main__":
+    main()
