@@ -43,6 +43,7 @@ from e3nn.nn import Gate as E3nnGate
 from torch import nn
 
 from benchmarks.results import run_record, update_section
+from benchmarks.speed import command
 from benchmarks.speed.cases import time_layers
 from groups import Rep, get_group
 from implicit_kernels.nn import Gate, Linear, TensorProduct
@@ -182,11 +183,7 @@ def _ms(value: float | None) -> str:
 def markdown(results: dict) -> str:
     """The section: set-up, the table of training steps and ratios, then construction times."""
     lines = [
-        f"Machine: {results['machine']}; device cpu; torch {results['torch']}, e3nn {results['e3nn']}, "
-        f"{results['threads']} thread(s); {results['date']}. Command ({results['wall_s']:.0f} s wall):",
-        "",
-        f"    {results['command']}",
-        "",
+        *command.header(results, f", e3nn {results['e3nn']}"),
         "Training step = forward+backward with loss `sum(y^2)` (gradients for the input features and all "
         "parameters); medians of interleaved repeats. e3nn's Gate takes the gate scalars as extra input "
         "channels; ours computes its gates from the invariants of the fields.",

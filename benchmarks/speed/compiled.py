@@ -19,22 +19,19 @@ Options: ``--quick`` (tiny sizes, for the smoke test), ``--backend`` (``torch.co
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from benchmarks.results import run_record, update_section, wrap
+from benchmarks.results import run_record, wrap
+from benchmarks.speed import command
 from benchmarks.speed.cases import NEIGHBOURS, POINT_RADIUS, point_inputs, time_layers
 from benchmarks.speed.peers import our_fields
 from implicit_kernels import NeighbourTables, PointConv
 from implicit_kernels.nn import Gate
 
-HERE = Path(__file__).resolve().parent
 SECTION = "speed-compiled"
 
 
@@ -72,11 +69,7 @@ def markdown(results: dict) -> str:
     rows = results["rows"]
     reference = next(r for r in rows if r["layer"] == "eager, edge_index")
     lines = [
-        f"Machine: {results['machine']}; device {results['device']}; torch {results['torch']}, "
-        f"{results['threads']} thread(s); {results['date']}. Command ({results['wall_s']:.0f} s wall):",
-        "",
-        f"    {results['command']}",
-        "",
+        *command.header(results),
         wrap(f"`PointConv -> Gate -> PointConv`, O(3) fields 2x(0e+1o+2e), {results['points']} points, "
              f"{results['edges']} edges (about {NEIGHBOURS} neighbours per unit ball), backend "
              f"`{results['backend']}`. The first compiled call (compilation, forward and backward) took "
@@ -92,13 +85,9 @@ def markdown(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed.compiled", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
+    parser = command.parser("python -m benchmarks.speed.compiled", __doc__, "tiny sizes (a smoke run)")
     parser.add_argument("--backend", default="inductor", help="torch.compile backend")
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--results", default=str(HERE / "RESULTS.md"))
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no GPU is available")
@@ -107,12 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
     measured = run(64 if args.quick else 4096, 1 if args.quick else 5, torch.device(args.device), args.backend)
     results = {**run_record("python -m benchmarks.speed.compiled", argv, args.threads, start),
                "device": args.device, **measured}
-    section = markdown(results)
-    print(section)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"compiled_{args.device}.json").write_text(json.dumps(results, indent=2))
-    if args.results != "-":
-        update_section(Path(args.results), SECTION, "Eager and compiled", section)
+    command.publish(results, markdown(results), args, f"compiled_{args.device}", SECTION, "Eager and compiled")
     return results
 
 

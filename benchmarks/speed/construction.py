@@ -19,13 +19,12 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-from benchmarks.results import run_record, update_section, wrap
+from benchmarks.results import run_record, wrap
+from benchmarks.speed import command
 
-HERE = Path(__file__).resolve().parent
 SECTION = "speed-construction"
 
 # (name, group, layer, fields): fields as rep strings of implicit_kernels.rep_strings
@@ -62,9 +61,9 @@ def build(group: str, layer: str, fields: str) -> dict:
 def run(cases: list[tuple[str, str, str, str]], threads: int) -> list[dict]:
     rows = []
     for name, group, layer, fields in cases:
-        command = [sys.executable, "-m", "benchmarks.speed.construction", "--threads", str(threads),
-                   "--build", group, layer, fields]
-        done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=HERE.parent.parent)
+        call = [sys.executable, "-m", "benchmarks.speed.construction", "--threads", str(threads),
+                "--build", group, layer, fields]
+        done = subprocess.run(call, capture_output=True, text=True, check=True, cwd=command.HERE.parent.parent)
         rows.append({"case": name, "group": group, "layer": layer, "fields": fields,
                      **json.loads(done.stdout.strip().splitlines()[-1])})
     return rows
@@ -72,11 +71,7 @@ def run(cases: list[tuple[str, str, str, str]], threads: int) -> list[dict]:
 
 def markdown(results: dict) -> str:
     lines = [
-        f"Machine: {results['machine']}; device cpu; torch {results['torch']}, {results['threads']} thread(s); "
-        f"{results['date']}. Command ({results['wall_s']:.0f} s wall):",
-        "",
-        f"    {results['command']}",
-        "",
+        *command.header(results),
         wrap("Each layer built once in a fresh process (kernels of the default options); constants = the "
              "layer's buffers, peak = the process's peak resident memory (imports included)."),
         "",
@@ -90,12 +85,7 @@ def markdown(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict | None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed.construction",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="the small cases only (a smoke run)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--results", default=str(HERE / "RESULTS.md"))
+    parser = command.parser("python -m benchmarks.speed.construction", __doc__, "the small cases only (a smoke run)")
     parser.add_argument("--build", nargs=3, metavar=("GROUP", "LAYER", "FIELDS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -105,12 +95,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     start = time.perf_counter()
     rows = run([case for case in CASES if not args.quick or case[0] in QUICK], args.threads)
     results = {**run_record("python -m benchmarks.speed.construction", argv, args.threads, start), "rows": rows}
-    section = markdown(results)
-    print(section)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "construction_cpu.json").write_text(json.dumps(results, indent=2))
-    if args.results != "-":
-        update_section(Path(args.results), SECTION, "Building large layers", section)
+    command.publish(results, markdown(results), args, "construction_cpu", SECTION, "Building large layers")
     return results
 
 

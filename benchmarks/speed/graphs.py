@@ -18,24 +18,21 @@ use one worker), ``--out``, ``--results`` (``-`` for none).
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import scipy
 import torch
 from scipy.spatial import cKDTree
 
-from benchmarks.results import run_record, update_section, wrap
+from benchmarks.results import run_record, wrap
+from benchmarks.speed import command
 from benchmarks.speed.cases import NEIGHBOURS, POINT_RADIUS
 from implicit_kernels import knn_graph, radius_graph
 
-HERE = Path(__file__).resolve().parent
 SECTION = "speed-graphs"
 K = 16
 
@@ -89,11 +86,7 @@ def run(sizes: tuple[int, ...], repeats: int) -> list[dict]:
 
 def markdown(results: dict) -> str:
     lines = [
-        f"Machine: {results['machine']}; device cpu; torch {results['torch']}, scipy {results['scipy']}, "
-        f"{results['threads']} thread(s); {results['date']}. Command ({results['wall_s']:.0f} s wall):",
-        "",
-        f"    {results['command']}",
-        "",
+        *command.header(results, f", scipy {results['scipy']}"),
         wrap(f"Uniform points in a cube, {NEIGHBOURS} per unit ball; `radius_graph(pos, {POINT_RADIUS})` and "
              f"`knn_graph(pos, {K})` (edges sorted by target) against scipy's `cKDTree` (built in the timed "
              "call; radius pairs in both directions, unsorted). Medians of interleaved repeats."),
@@ -108,24 +101,14 @@ def markdown(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed.graphs", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--results", default=str(HERE / "RESULTS.md"))
-    args = parser.parse_args(argv)
+    args = command.parser("python -m benchmarks.speed.graphs", __doc__, "small sizes (a smoke run)").parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     sizes, repeats = ((256, 1024), 1) if args.quick else ((1024, 4096, 16384, 65536), 5)
     rows = run(sizes, repeats)
     results = {**run_record("python -m benchmarks.speed.graphs", argv, args.threads, start),
                "scipy": scipy.__version__, "rows": rows}
-    section = markdown(results)
-    print(section)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "graphs_cpu.json").write_text(json.dumps(results, indent=2))
-    if args.results != "-":
-        update_section(Path(args.results), SECTION, "Building graphs", section)
+    command.publish(results, markdown(results), args, "graphs_cpu", SECTION, "Building graphs")
     return results
 
 
