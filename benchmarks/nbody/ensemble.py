@@ -15,7 +15,7 @@ import argparse
 import torch
 
 from benchmarks.nbody.data import add_data_arguments, data_fields, load_from_arguments
-from benchmarks.nbody.models import MODELS, Ensemble
+from benchmarks.nbody.models import MODELS, Ensemble, load_member
 from benchmarks.nbody.train import equivariance_error, error_profile, mse
 from benchmarks.training import Distributed, parameter_count, write_json
 
@@ -27,16 +27,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_data_arguments(parser)
     parser.add_argument("--out", help="JSON results file")
     return parser.parse_args(argv)
-
-
-def load_member(model: str, checkpoint: str) -> torch.nn.Module:
-    """A ``model`` network with the best-by-validation weights saved in ``checkpoint``."""
-    saved = torch.load(checkpoint)
-    if saved.get("best_model") is None:
-        raise ValueError(f"{checkpoint} holds no best-by-validation weights (no validation ran)")
-    member = MODELS[model]()
-    member.load_state_dict(saved["best_model"])
-    return member.eval()
 
 
 def add_network_arguments(parser: argparse.ArgumentParser, measured: str) -> None:

@@ -213,6 +213,17 @@ class Ensemble(nn.Module):
         return torch.stack([member(graph) for member in self.members]).mean(dim=0)
 
 
+def load_member(model: str, checkpoint: str) -> nn.Module:
+    """A ``model`` network with the best-by-validation weights saved in ``checkpoint`` (a
+    training checkpoint of :mod:`benchmarks.nbody.train`), in eval mode."""
+    saved = torch.load(checkpoint)
+    if saved.get("best_model") is None:
+        raise ValueError(f"{checkpoint} holds no best-by-validation weights (no validation ran)")
+    member = MODELS[model]()
+    member.load_state_dict(saved["best_model"])
+    return member.eval()
+
+
 # half the hidden channels (8 scalars, 4 vectors): the Clifford head forms three multivector
 # operators for each of the 768 field pairs of a full-width layer (5 s per batch of 100 systems
 # against 0.9 s at half width, one thread), so its side-by-side row runs at half width, next to the

@@ -68,6 +68,8 @@ def schedule_note(record: dict) -> str:
 def setup(record: dict) -> str:
     """A full-protocol run's training settings: loss, weight decay, EMA, epochs, schedule."""
     parts = [loss(record), f"wd {weight_decay(record):.0e}"]
+    if record.get("teacher"):
+        parts.append(f"distilled from {len(record['teacher'])} (weight {record['teacher_weight']})")
     if record.get("ema") is not None:
         parts.append(f"EMA {record['ema']}")
     return ", ".join(parts) + f", {record['epochs']} ep{schedule_note(record)}"
@@ -208,7 +210,7 @@ def ablation_runs(full: dict[str, list[dict]]) -> dict[str, list[dict]]:
     """The full-protocol runs of the message ablation on EGNN's systems (MSE loss, weight decay
     1e-4, EMA 0.999, 300 epochs), by model."""
     def kept(r: dict) -> bool:
-        return (r.get("stream") == "egnn" and r.get("huber") is None and r.get("ema") == 0.999
+        return (r.get("stream") == "egnn" and r.get("huber") is None and not r.get("teacher") and r.get("ema") == 0.999
                 and weight_decay(r) == 1e-4 and r["epochs"] == 300)
     runs = {model: [r for r in full.get(model, []) if kept(r)] for model in MESSAGES}
     return {model: records for model, records in runs.items() if records}
@@ -282,6 +284,7 @@ def configuration(model: str, record: dict) -> str:
     """A full-protocol run's settings apart from its seed."""
     averaged = "" if record.get("ema") is None else " EMA"
     huber = "" if record.get("huber") is None else f" Huber {record['huber']}"
+    huber += f" distilled x{len(record['teacher'])}" if record.get("teacher") else ""
     return f"{model}{huber} wd {weight_decay(record):.0e}{averaged} {record['epochs']} ep{schedule_note(record)}"
 
 

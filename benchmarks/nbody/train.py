@@ -2,7 +2,8 @@
 
 Adam (cosine learning rate by default) on the mean squared error of the predicted positions (or,
 with ``--huber DELTA``, on twice the Huber loss of their coordinates: the squared error up to
-``DELTA``, linear beyond, so that the few systems with close encounters weigh less), through the
+``DELTA``, linear beyond, so that the few systems with close encounters weigh less; with
+``--teacher``, towards a blend of the labels and trained networks' mean prediction), through the
 shared loop of :mod:`benchmarks.training`: best-by-validation checkpointing, resume
 (``--resume``), seeds, DDP under ``torchrun``, and a JSON record with the test MSE at the best
 validation epoch and the trained model's equivariance errors.
@@ -22,7 +23,7 @@ from benchmarks.nbody.data import (
     load_from_arguments,
     random_orthogonal,
 )
-from benchmarks.nbody.models import LEARNING_RATES, MODELS
+from benchmarks.nbody.models import LEARNING_RATES, MODELS, Ensemble, load_member
 from benchmarks.training import Distributed, add_training_arguments, fit, parameter_count, write_json
 
 
@@ -34,10 +35,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--huber", type=float, default=None, metavar="DELTA",
                         help="train on the Huber loss of the coordinates' errors with this threshold "
                              "(default: the squared error); validation and test stay MSE")
+    parser.add_argument("--teacher", nargs="+", metavar="CKPT",
+                        help="distil: train towards a blend of the labels and the mean prediction of these "
+                             "trained networks (checkpoints of --teacher-model) on the training systems")
+    parser.add_argument("--teacher-model", choices=sorted(MODELS), help="the teachers' model (default: --model)")
+    parser.add_argument("--teacher-weight", type=float, default=1.0, metavar="W",
+                        help="the teachers' share of the training target: 0 labels only, 1 (default) teachers only")
     args = parser.parse_args(argv)
     if args.huber is not None and not args.huber > 0:
         parser.error(f"--huber must be positive, got {args.huber}")
+    if not 0 <= args.teacher_weight <= 1:
+        parser.error(f"--teacher-weight must lie in [0, 1], got {args.teacher_weight}")
+    if args.teacher is None and (args.teacher_model is not None or args.teacher_weight != 1.0):
+        parser.error("--teacher-model and --teacher-weight need --teacher")
     return args
+
+
+@torch.no_grad()
+def distilled(split: NBodySplit, teacher: torch.nn.Module, weight: float, batch_size: int = 500) -> NBodySplit:
+    """``split`` with the targets ``(1 - weight) labels + weight teacher(inputs)``. The squared
+    error to that blend is the weighted sum of the squared errors to both, up to a constant."""
+    predictions = [teacher(batch_graph(part)).reshape(part.target.shape)
+                   for part in (split.subset(torch.arange(start, min(start + batch_size, len(split))))
+                                for start in range(0, len(split), batch_size))]
+    target = (1 - weight) * split.target + weight * torch.cat(predictions)
+    return NBodySplit(split.positions, split.velocities, target, split.charges)
 
 
 def system_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -99,6 +121,9 @@ def main(argv=None) -> dict:
     model = MODELS[args.model]()
     lr = args.lr if args.lr is not None else LEARNING_RATES[args.model]
     train = data["train"]
+    if args.teacher:
+        teachers = Ensemble([load_member(args.teacher_model or args.model, path) for path in args.teacher])
+        train = distilled(train, teachers, args.teacher_weight)
 
     def loss(module: torch.nn.Module, indices: torch.Tensor) -> torch.Tensor:
         graph = batch_graph(train.subset(indices))
@@ -115,7 +140,9 @@ def main(argv=None) -> dict:
     result = {
         "model": args.model, "seed": args.seed, **data_fields(args), "lr": lr, "schedule": args.schedule,
         "weight_decay": args.weight_decay,
-        "ema": args.ema, "huber": args.huber, "params": parameter_count(model), "epochs": state["epoch"],
+        "ema": args.ema, "huber": args.huber, "teacher": args.teacher,
+        "teacher_weight": args.teacher_weight if args.teacher else None,
+        "params": parameter_count(model), "epochs": state["epoch"],
         "world_size": processes.world,
         "threads": torch.get_num_threads(), "best_epoch": state["best_epoch"],
         "best_val_mse": state["at_best"]["val"], "test_mse_at_best_val": state["at_best"]["test"],

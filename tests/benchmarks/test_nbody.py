@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.nbody import data, ensemble, reference, report, simulate, symmetry, train
+from benchmarks.nbody import data, ensemble, models, reference, report, simulate, symmetry, train
 from benchmarks.nbody.models import MODELS
 from implicit_kernels.equivariance import TOLERANCE
 
@@ -275,3 +275,27 @@ def test_message_ablation_keeps_the_full_recipe_on_egnn_data_and_measures_the_fl
     assert list(runs) == ["both-o3-small-moving"] and [r["seed"] for r in runs["both-o3-small-moving"]] == [0, 1]
     row = report.ablation_table(runs, floor=2e-3).splitlines()[-1]
     assert row.startswith("| both | `both-o3-small-moving` | 10 | 0,1 | 3.00e-03, 5.00e-03 | 4.00e-03 | 2.00e-03 |")
+
+
+def test_distillation_trains_towards_the_blend_of_labels_and_teachers(tmp_path):
+    """``distilled`` blends the labels with the teachers' mean prediction by the weight (labels at
+    0, teachers at 1), and a student trains on it from teacher checkpoints."""
+    for seed in (0, 1):
+        train.main(["--model", "egnn", "--epochs", "1", "--eval-every", "1", "--sizes", "8", "4", "4",
+                    "--batch-size", "4", "--seed", str(seed), "--cache", str(tmp_path),
+                    "--checkpoint", str(tmp_path / f"teacher_s{seed}.ckpt")])
+    teachers = [str(tmp_path / f"teacher_s{seed}.ckpt") for seed in (0, 1)]
+    split = data.load_from_arguments(train.parse_args(["--model", "egnn", "--sizes", "8", "4", "4",
+                                                       "--cache", str(tmp_path)]))["train"]
+    mean = models.Ensemble([models.load_member("egnn", path) for path in teachers])
+    prediction = mean(data.batch_graph(split)).reshape(split.target.shape).detach()
+    assert torch.equal(train.distilled(split, mean, 0.0).target, split.target)
+    assert torch.allclose(train.distilled(split, mean, 1.0).target, prediction, atol=1e-6)
+    halfway = train.distilled(split, mean, 0.5).target
+    assert torch.allclose(halfway, (split.target + prediction) / 2, atol=1e-6)
+    student = train.main(["--model", "mpnn", "--epochs", "1", "--eval-every", "1", "--sizes", "8", "4", "4",
+                          "--batch-size", "4", "--cache", str(tmp_path), "--teacher", *teachers,
+                          "--teacher-model", "egnn", "--teacher-weight", "0.5"])
+    assert student["teacher"] == teachers and student["teacher_weight"] == 0.5
+    with pytest.raises(SystemExit):
+        train.parse_args(["--model", "egnn", "--teacher-weight", "0.5"])
