@@ -14,6 +14,7 @@ the Clifford family in products of multivector-valued operators.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -81,6 +82,15 @@ class LinearHeadKernelNetwork(KernelNetwork):
     @abstractmethod
     def head(self) -> torch.Tensor:
         """The last layer as a dense ``(out_size * in_size, feature_size)`` matrix."""
+
+    def head_map(self, like: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The head applied to sums over neighbours: a function of features ``phi`` ``(m, w,
+        feature_size)`` and inputs ``v`` ``(m, w, in_size)`` of ``w`` edges per node, returning
+        ``out[o] = sum_{f, i} H[(o, i), f] sum_e phi[e, f] v[e, i]`` ``(m, out_size)`` in ``like``'s
+        dtype. Layers build it once per call and apply it to every group of nodes. Default: through
+        the dense :meth:`head`; families whose head is sparse contract block by block instead."""
+        head = self.head().reshape(self.out_size, self.in_size, -1).to(like.dtype)
+        return lambda phi, v: torch.einsum("nfi,oif->no", phi.transpose(1, 2) @ v, head)
 
     def forward(self, x, attr=None):
         flat = self.features(x, attr) @ self.head().transpose(0, 1)

@@ -132,12 +132,12 @@ class EdgeConvolution(EquivariantModule):
         network, kernel = self.kernel.network, self.kernel
         attr = _with_zero_row(attr) if attr is not None else None
         out = self._empty(tables, offsets)
-        head = network.head().reshape(self.rep_out.size, self.rep_in.size, -1).to(out.dtype)
+        head = network.head_map(out)
         for nodes, edges in tables.groups:
             x = offsets(edges)
             phi = network.features(x / kernel.radius, attr[edges] if attr is not None else None)
             v = inputs(edges) * kernel.envelope(x)[..., None]
-            out = out.index_add(0, nodes, torch.einsum("nfi,oif->no", phi.transpose(1, 2) @ v, head))
+            out = out.index_add(0, nodes, head(phi, v))
         return out
 
     def _empty(self, tables: NeighbourTables, offsets: EdgeValues) -> torch.Tensor:

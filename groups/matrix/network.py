@@ -29,7 +29,7 @@ from torch import nn
 from groups.base import Rep
 from groups.deprecation import renamed_keywords
 from groups.derived_reps import DirectSumRep, DualRep, TensorProductRep
-from groups.kernel_network import KernelNetwork
+from groups.kernel_network import LinearHeadKernelNetwork
 from groups.matrix.reps import SymmetricPowerRep
 from groups.solver import equivariant_maps
 
@@ -105,7 +105,7 @@ def solve_kernel_basis(group, rep_in: Rep, rep_out: Rep, attr: Rep | None, max_d
     return result
 
 
-class MatrixKernelNetwork(KernelNetwork):
+class MatrixKernelNetwork(LinearHeadKernelNetwork):
     """Kernel network for reps of a :class:`~groups.matrix.group.MatrixGroup` (any reps with
     ``matrices`` and ``differential``: tensor reps, their sums, products and duals).
 
@@ -144,6 +144,10 @@ class MatrixKernelNetwork(KernelNetwork):
             n_attr_maps = len(block.attr_maps) if attr is not None else 0
             self.n_coefficients.append(sum(len(m) for m in block.maps) + n_attr_maps)
         self.block_degrees = [len(b.maps) for b in blocks]
+        self._block_slices = [(b.out_slice, b.in_slice) for b in blocks]
+        self.feature_size = sum(m.shape[0] * m.shape[2] for b in blocks for m in b.maps)
+        if attr is not None:
+            self.feature_size += sum(len(b.attr_maps) * attr.size for b in blocks)
         for k, maps in zip(INVARIANT_DEGREES, invariants):
             self.register_constant(f"invariant_{k}", maps[:, 0, :])
         self.n_invariants = [len(m) for m in invariants]
@@ -173,15 +177,77 @@ class MatrixKernelNetwork(KernelNetwork):
             parts.append(attr @ self.constant("attr_invariants", x))
         return torch.cat(parts, dim=-1)
 
-    def forward(self, x, attr=None):
+    def _block_maps(self, index: int, like: torch.Tensor) -> list[torch.Tensor]:
+        """Block ``index``'s maps ``(m, hom, size)``: one per degree, then the attributes' map."""
+        maps = [self.constant(f"map_{index}_{k}", like) for k in range(self.block_degrees[index])]
+        return maps + ([self.constant(f"attr_map_{index}", like)] if self.attr_size else [])
+
+    def _covariants(self, x: torch.Tensor, attr: torch.Tensor | None):
+        """The MLP's coefficients per block and the inputs the maps act on (monomials of every
+        degree, then the attributes)."""
         monomials = [power.monomials(x) for power in self.powers]
         coefficients = self.mlp(self.scalars(x, monomials, attr)).split(self.n_coefficients, dim=-1)
+        return coefficients, monomials[:self.degree + 1] + ([attr] if self.attr_size else [])
+
+    def features(self, x, attr=None):
+        """``phi = [c_j(s) y_f]`` per block and map ``j`` of degree ``k`` (``y`` the degree-``k``
+        monomials of ``x``, or the attributes), block by block: ``(..., feature_size)``."""
+        coefficients, inputs = self._covariants(x, attr)
+        parts = []
+        for index, c in enumerate(coefficients):
+            sizes = [len(m) for m in self._block_maps(index, x)]
+            degrees = list(range(self.block_degrees[index])) + ([len(inputs) - 1] if self.attr_size else [])
+            for c_k, k in zip(c.split(sizes, dim=-1), degrees):
+                parts.append((c_k[..., :, None] * inputs[k][..., None, :]).flatten(-2))
+        return torch.cat(parts, dim=-1) if parts else x.new_zeros(*x.shape[:-1], 0)
+
+    def head(self) -> torch.Tensor:
+        """The maps as a dense ``(out_size * in_size, feature_size)`` matrix (mostly zeros: each
+        block fills its own rows)."""
+        like = self.radial_centers
+        columns = []
+        for index, (out_slice, in_slice) in enumerate(self._block_slices):
+            rows = (torch.arange(out_slice.start, out_slice.stop)[:, None] * self.in_size
+                    + torch.arange(in_slice.start, in_slice.stop)).reshape(-1)
+            for maps in self._block_maps(index, like):
+                dense = like.new_zeros(self.out_size * self.in_size, maps.shape[0] * maps.shape[2])
+                dense[rows] = maps.transpose(0, 1).flatten(1)
+                columns.append(dense)
+        return torch.cat(columns, dim=1) if columns else like.new_zeros(self.out_size * self.in_size, 0)
+
+    def head_map(self, like):
+        """The head block by block, never forming it densely: for each block (outputs ``o`` and
+        inputs ``i`` of one pair of parts), ``a = phi_block^T v_block`` and ``out[o] +=
+        sum_{j, f, i} map[j, (o, i), f] a[(j, f), i]``. Features and inputs are cut with ``split``
+        (slices would make autograd zero-fill full-size gradients)."""
+        blocks, block_sizes = [], []
+        for index, (out_slice, in_slice) in enumerate(self._block_slices):
+            shape = (out_slice.stop - out_slice.start, in_slice.stop - in_slice.start)
+            maps = [m.unflatten(1, shape) for m in self._block_maps(index, like)]
+            blocks.append((out_slice.start, in_slice.start, maps))
+            block_sizes.append(sum(m.shape[0] * m.shape[-1] for m in maps))
+        in_starts = sorted({in_slice.start for _, in_slice in self._block_slices})
+        in_sizes = [b - a for a, b in zip(in_starts, in_starts[1:] + [self.in_size])]
+
+        def apply(phi: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            inputs = dict(zip(in_starts, v.split(in_sizes, dim=-1)))
+            sums: dict[int, torch.Tensor] = {}
+            for (out_start, in_start, maps), features in zip(blocks, phi.split(block_sizes, dim=-1)):
+                a = features.transpose(-1, -2) @ inputs[in_start]
+                for m, part in zip(maps, a.split([m.shape[0] * m.shape[-1] for m in maps], dim=-2)):
+                    term = torch.einsum("njfi,joif->no", part.unflatten(-2, (m.shape[0], m.shape[-1])), m)
+                    sums[out_start] = sums[out_start] + term if out_start in sums else term
+            return torch.cat([sums[key] for key in sorted(sums)], dim=-1)
+
+        return apply
+
+    def forward(self, x, attr=None):
+        coefficients, inputs = self._covariants(x, attr)
         blocks = []
         for index, c in enumerate(coefficients):
-            values = [torch.einsum("jhf,...f->...jh", self.constant(f"map_{index}_{k}", x), monomials[k])
-                      for k in range(self.block_degrees[index])]
-            if self.attr_size:
-                values.append(torch.einsum("jhf,...f->...jh", self.constant(f"attr_map_{index}", x), attr))
+            maps = self._block_maps(index, x)
+            degrees = list(range(self.block_degrees[index])) + ([len(inputs) - 1] if self.attr_size else [])
+            values = [torch.einsum("jhf,...f->...jh", m, inputs[k]) for m, k in zip(maps, degrees)]
             blocks.append(torch.einsum("...j,...jh->...h", c, torch.cat(values, dim=-2)))
         # one scatter of all blocks: per-block slice assignments would each copy the whole kernel
         # in the backward pass

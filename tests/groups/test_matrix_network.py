@@ -115,3 +115,22 @@ def test_kernel_rank_meets_an_independent_stabiliser(case):
     expected = len(equivariant_maps(rep_in, rep_out, lie, discrete))
     assert implicit_rank(ImplicitKernel(rep_in, rep_out), x) == expected
     assert stabiliser_hom_dim(rep_in, rep_out, x) == expected
+
+
+@pytest.mark.parametrize("name", ["O(3)-mat", "SO+(1,3)-mat"])
+def test_linear_head_form_is_the_kernel(name, generator):
+    """The matrix kernel network as a linear head over features: ``head() @ features(x, a)`` is
+    its kernel, and ``head_map`` (block by block) is the dense head applied to neighbour sums,
+    with attributes in the kernel."""
+    G = get_group(name)
+    rep_in, rep_out = matrix_reps(G)
+    network = ImplicitKernel(rep_in, rep_out, attr=G.standard).network.double()
+    x = torch.randn(6, G.n, generator=generator, dtype=torch.float64)
+    a = torch.randn(6, G.standard.size, generator=generator, dtype=torch.float64)
+    dense = (network.features(x, a) @ network.head().T).unflatten(-1, (rep_out.size, rep_in.size))
+    assert (dense - network(x, a)).abs().max() <= 1e-12 * network(x, a).abs().max()
+    phi = torch.randn(4, 5, network.feature_size, generator=generator, dtype=torch.float64)
+    v = torch.randn(4, 5, rep_in.size, generator=generator, dtype=torch.float64)
+    head = network.head().reshape(rep_out.size, rep_in.size, -1)
+    expected = torch.einsum("nfi,oif->no", phi.transpose(1, 2) @ v, head)
+    assert (network.head_map(phi)(phi, v) - expected).abs().max() <= 1e-12 * expected.abs().max()

@@ -149,19 +149,21 @@ def test_matrix_group_point_conv_under_continuous_elements(matrix_group):
     assert_equivariant(conv, tolerance_for(matrix_group), n_samples=3)
 
 
+@pytest.mark.parametrize("name", ["O(3)", "O(3)-mat", "SO+(1,3)-mat"])
 @pytest.mark.parametrize("graph", ["random", "star"])
 @pytest.mark.parametrize("chunk_size", [8, 4096])
-def test_head_factorised_sum_matches_per_edge_kernels(graph, chunk_size, generator):
-    """Compact kernels sum features through the linear head over padded neighbour lists; the
-    per-edge path must agree, in values and gradients, on uneven degrees (a star) and when small
-    chunks cut the neighbour lists into many groups."""
-    G = get_group("O(3)")
+def test_head_factorised_sum_matches_per_edge_kernels(name, graph, chunk_size, generator):
+    """Compact and matrix kernels sum features through the linear head over padded neighbour
+    lists (the matrix family block by block); the per-edge path must agree, in values and
+    gradients, on uneven degrees (a star) and when small chunks cut the neighbour lists into many
+    groups."""
+    G = get_group(name)
     rep_in, rep_out = mixed_reps(G)
     conv = PointConv(rep_in, rep_out, radius=1.5, chunk_size=chunk_size).double()
     if graph == "random":
-        pos, edges = random_cloud(30, 3, generator)
+        pos, edges = random_cloud(30, G.n, generator)
     else:
-        pos = torch.randn(30, 3, generator=generator, dtype=torch.float64)
+        pos = torch.randn(30, G.n, generator=generator, dtype=torch.float64)
         edges = torch.stack([torch.arange(1, 30), torch.zeros(29, dtype=torch.long)])
     f = torch.randn(30, rep_in.size, generator=generator, dtype=torch.float64, requires_grad=True)
     ours = conv(f, pos, edges)
