@@ -105,3 +105,17 @@ def test_construction_quick_run_builds_in_fresh_processes(tmp_path):
     assert row["case"] == construction.QUICK[0] and row["channels"] == 13
     assert row["seconds"] > 0 and row["parameter_mb"] > 0 and row["peak_rss_mb"] > 0
     assert results_md.read_text().count("<!-- speed-construction:begin -->") == 1
+
+
+def test_families_quick_run_times_every_family_on_its_own_cloud(tmp_path):
+    """The families case on a small cloud: one row per family, each timed on a radius graph in its
+    own dimension, and the section written (no timing assertions)."""
+    from benchmarks.speed import families
+
+    results_md = tmp_path / "RESULTS.md"
+    results_md.write_text("# Results\n")
+    results = families.main(["--quick", "--points", "64", "--out", str(tmp_path), "--results", str(results_md)])
+    assert [r["layer"] for r in results["rows"]] == [name for name, _, _ in families.CASES]
+    for row in results["rows"]:
+        assert row["train_ms"] > 0 and row["edges"] > 0 and row["peak_mb"] is None
+    assert results_md.read_text().count("<!-- speed-families:begin -->") == 1
