@@ -11,8 +11,9 @@ cells of its own graph. A pair within distance ``r`` is within ``r`` on those co
 no pair is missed whatever the dimension. Each pair of adjacent cells is searched once, for both
 directions, so the work grows with the edges (about three candidate pairs per edge of a uniform
 cloud in R^3), not with ``N^2``.
-:func:`knn_graph` searches a radius that starts at the mean spacing of the nodes and doubles for
-the targets that still have fewer than ``k`` candidates. :func:`complete_graph` connects every pair
+:func:`knn_graph` searches within a radius that starts at that of a ball holding about ``2k``
+nodes (were the graphs spread evenly over their bounding box) and doubles for the targets that
+still have fewer than ``k`` neighbours within it. :func:`complete_graph` connects every pair
 of nodes (the equivariance checks use it).
 """
 
