@@ -119,3 +119,18 @@ def test_families_quick_run_times_every_family_on_its_own_cloud(tmp_path):
     for row in results["rows"]:
         assert row["train_ms"] > 0 and row["edges"] > 0 and row["peak_mb"] is None
     assert results_md.read_text().count("<!-- speed-families:begin -->") == 1
+
+
+def test_grids_quick_run_times_every_case_against_the_plain_convolution(tmp_path, monkeypatch):
+    """The grids case on tiny grids (two cases: a 2D escnn group and a 3D matrix group): ours,
+    the plain convolution and, where escnn has the group, its layer; the section is written."""
+    from benchmarks.speed import grids
+
+    monkeypatch.setattr(grids, "CASES", [("C4", "2*regular"), ("O(3)-mat", "T(0,0)+T(1,0)")])
+    results_md = tmp_path / "RESULTS.md"
+    results_md.write_text("# Results\n")
+    results = grids.main(["--quick", "--out", str(tmp_path), "--results", str(results_md)])
+    assert [("escnn" in r, r["channels"]) for r in results["rows"]] == [(True, 8), (False, 4)]
+    for row in results["rows"]:
+        assert row["plain conv"]["train_ms"] > 0 and row["ours GridConv"]["train_ms"] > 0
+    assert results_md.read_text().count("<!-- speed-grids:begin -->") == 1

@@ -1,0 +1,117 @@
+"""``python -m benchmarks.speed.grids``: ``GridConv`` of every family against the plain convolution.
+
+Each case is one group and field type, the same in and out: our ``GridConv``, a plain
+``F.conv2d``/``F.conv3d`` with a free weight of the same shape (what every grid layer pays at
+least) and, for the groups escnn has, its ``R2Conv``/``R3Conv`` on the same field types. Times are
+medians of interleaved repeats (:func:`benchmarks.speed.cases.time_layers`): inference and a
+training step (forward+backward, loss ``sum(y^2)``), with ratios to the plain convolution in the
+same run. Writes ``results/grids_cpu.json`` and the ``speed-grids`` section of
+``benchmarks/speed/RESULTS.md``.
+
+Options: ``--quick`` (tiny grids, for the smoke test), ``--threads`` (default 1), ``--out``,
+``--results`` (``-`` for none).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+import torch
+from escnn import nn as enn
+from torch import nn
+
+from benchmarks.results import run_record, wrap
+from benchmarks.speed import command
+from benchmarks.speed.cases import time_layers
+from benchmarks.speed.peers import PlainConv
+from groups import get_group
+from groups.compact import CompactGroup
+from implicit_kernels import GridConv
+from implicit_kernels.rep_strings import parse_rep
+
+SECTION = "speed-grids"
+KERNEL_SIZE = 5
+
+# (group, fields): about 40 channels on 2D grids, 18 to 64 on 3D grids
+CASES = [
+    ("C8", "5*regular"),
+    ("D4", "5*regular"),
+    ("SO(2)", "8*irrep(0)+8*irrep(1)+8*irrep(2)"),
+    ("O(2)", "8*irrep(0,0)+8*irrep(1,1)+8*irrep(1,2)"),
+    ("O(3)", "2*irrep(0,0)+2*irrep(1,1)+2*irrep(0,2)"),
+    ("O(3)", "10*irrep(0,0)+4*irrep(1,1)+2*irrep(0,2)+2*irrep(1,3)+2*irrep(0,4)"),
+    ("O(3)-mat", "3*T(0,0)+2*T(1,0)+T(2,0)"),
+    ("O(3,0)", "2*multivector"),
+]
+
+
+class EscnnConv(nn.Module):
+    """escnn's ``R2Conv``/``R3Conv`` on plain tensors (same padding) for our rep's field types."""
+
+    def __init__(self, fields, dim: int):
+        super().__init__()
+        self.fields = fields
+        layer = enn.R2Conv if dim == 2 else enn.R3Conv
+        self.conv = layer(fields, fields, kernel_size=KERNEL_SIZE, padding=KERNEL_SIZE // 2)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.conv(enn.GeometricTensor(f, self.fields)).tensor
+
+
+def grid_shape(dim: int, quick: bool) -> tuple[int, ...]:
+    """Batch and grid: 8 x 64^2 in 2D, 4 x 16^3 in 3D (``quick``: 1 x 8^n)."""
+    if quick:
+        return (1,) + (8,) * dim
+    return (8, 64, 64) if dim == 2 else (4, 16, 16, 16)
+
+
+def run(quick: bool, repeats: int) -> list[dict]:
+    rows = []
+    for group, fields in CASES:
+        G = get_group(group)
+        rep = parse_rep(G, fields)
+        batch, *grid = grid_shape(G.n, quick)
+        f = torch.randn(batch, rep.size, *grid, generator=torch.Generator().manual_seed(0))
+        layers = {"plain conv": lambda n=rep.size, dim=G.n: PlainConv(n, n, KERNEL_SIZE, dim),
+                  "ours GridConv": lambda rep=rep: GridConv(rep, rep, KERNEL_SIZE)}
+        if isinstance(G, CompactGroup):
+            layers["escnn"] = lambda rep=rep, dim=G.n: EscnnConv(rep.field_type(), dim)
+        timed = {row.layer: row for row in time_layers("grids", layers, (f,), repeats, torch.device("cpu"))}
+        rows.append({"group": group, "fields": fields, "channels": rep.size, "shape": [batch, *grid],
+                     **{name: asdict(row) for name, row in timed.items()}})
+    return rows
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        *command.header(results),
+        wrap(f"Kernel {KERNEL_SIZE}^n, same padding; batch and grid "
+             f"{' x '.join(map(str, results['rows'][0]['shape']))} in 2D and "
+             f"{' x '.join(map(str, results['rows'][-1]['shape']))} in 3D. Ratios: training step "
+             "(forward+backward) over the plain convolution's."),
+        "",
+        "| group | fields (channels) | plain fwd+bwd ms | ours / plain | escnn / plain | ours fwd ms | ours build ms |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results["rows"]:
+        plain, ours = r["plain conv"], r["ours GridConv"]
+        escnn = f"{r['escnn']['train_ms'] / plain['train_ms']:.2f}x" if "escnn" in r else "-"
+        lines.append(f"| {r['group']} | `{r['fields']}` ({r['channels']}) | {plain['train_ms']:.0f} | "
+                     f"{ours['train_ms'] / plain['train_ms']:.2f}x | {escnn} | {ours['forward_ms']:.0f} | "
+                     f"{ours['construct_ms']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = command.parser("python -m benchmarks.speed.grids", __doc__, "tiny grids (a smoke run)").parse_args(argv)
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    rows = run(args.quick, 1 if args.quick else 5)
+    results = {**run_record("python -m benchmarks.speed.grids", argv, args.threads, start), "rows": rows}
+    command.publish(results, markdown(results), args, "grids_cpu", SECTION, "Every family's grid convolution")
+    return results
+
+
+if __name__ == "__main__":
+    main()
