@@ -60,6 +60,31 @@ def _stabiliser_target(group, hom: Rep, x: torch.Tensor, rtol: float) -> int | N
     return len(equivariant_maps(group.trivial, hom, lie, discrete, rtol))
 
 
+def _solve_block(group, out_part: Rep, in_part: Rep, attr: Rep | None, powers: list[SymmetricPowerRep],
+                 probe: torch.Tensor, max_degree: int, rtol: float) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+    """The maps of one Hom block ``out_part (x) in_part^*``: from each symmetric power of ``x``
+    until their values at ``probe`` span ``Hom_Stab(probe)`` (``RuntimeError`` if degree
+    ``max_degree`` does not), and from the attributes."""
+    hom = TensorProductRep(out_part, DualRep(in_part))
+    target = _stabiliser_target(group, hom, probe, rtol)
+    maps, values = [], []
+    for power in powers:
+        found = equivariant_maps(power, hom, *group.generators(), rtol)
+        maps.append(found)
+        values.append(found @ power.monomials(probe))
+        stacked = torch.cat(values)
+        reached = int(torch.linalg.matrix_rank(stacked, rtol=1e-8)) if len(stacked) else 0
+        if target is not None and reached == target:
+            break
+    else:
+        if target is not None:
+            raise RuntimeError(
+                f"polynomials of degree <= {max_degree} reach rank {reached} of dim Hom_H = {target} "
+                f"for {hom!r} of {group.name}; raise max_degree"
+            )
+    return maps, equivariant_maps(attr, hom, *group.generators(), rtol) if attr is not None else None
+
+
 def solve_kernel_basis(group, rep_in: Rep, rep_out: Rep, attr: Rep | None, max_degree: int, rtol: float):
     """Per Hom block, the polynomial covariant maps up to the degree that completes it (see module
     docstring), plus the invariant polynomials of ``x`` of :data:`INVARIANT_DEGREES`. Cached on the
@@ -72,30 +97,16 @@ def solve_kernel_basis(group, rep_in: Rep, rep_out: Rep, attr: Rep | None, max_d
     probe = torch.randn(group.n, generator=torch.Generator().manual_seed(12345), dtype=torch.float64)
     powers = [SymmetricPowerRep(group, k) for k in range(max_degree + 1)]
     blocks = []
+    solved: dict[tuple[str, str], tuple[list[torch.Tensor], torch.Tensor | None]] = {}  # equal part pairs solve once
     out_offset = 0
     for out_part in _parts(rep_out):
         in_offset = 0
         for in_part in _parts(rep_in):
-            hom = TensorProductRep(out_part, DualRep(in_part))
-            target = _stabiliser_target(group, hom, probe, rtol)
-            maps, values = [], []
-            for power in powers:
-                found = equivariant_maps(power, hom, *group.generators(), rtol)
-                maps.append(found)
-                values.append(found @ power.monomials(probe))
-                stacked = torch.cat(values)
-                reached = int(torch.linalg.matrix_rank(stacked, rtol=1e-8)) if len(stacked) else 0
-                if target is not None and reached == target:
-                    break
-            else:
-                if target is not None:
-                    raise RuntimeError(
-                        f"polynomials of degree <= {max_degree} reach rank {reached} of dim Hom_H = {target} "
-                        f"for {hom!r} of {group.name}; raise max_degree"
-                    )
-            attr_maps = equivariant_maps(attr, hom, *group.generators(), rtol) if attr is not None else None
+            pair = (repr(out_part), repr(in_part))
+            if pair not in solved:
+                solved[pair] = _solve_block(group, out_part, in_part, attr, powers, probe, max_degree, rtol)
             blocks.append(BlockBasis(slice(out_offset, out_offset + out_part.size),
-                                     slice(in_offset, in_offset + in_part.size), maps, attr_maps))
+                                     slice(in_offset, in_offset + in_part.size), *solved[pair]))
             in_offset += in_part.size
         out_offset += out_part.size
     invariants = [equivariant_maps(powers_k, group.trivial, *group.generators(), rtol)
