@@ -134,3 +134,18 @@ def test_grids_quick_run_times_every_case_against_the_plain_convolution(tmp_path
     for row in results["rows"]:
         assert row["plain conv"]["train_ms"] > 0 and row["ours GridConv"]["train_ms"] > 0
     assert results_md.read_text().count("<!-- speed-grids:begin -->") == 1
+
+
+def test_all_runs_every_speed_command_once_with_the_shared_options(monkeypatch):
+    """``benchmarks.speed.all`` calls each command's ``main`` once, passing threads, results file
+    and output folder, and the smoke options where a command has its own."""
+    from benchmarks.speed import all as everything
+
+    calls = []
+    for name, module in everything.COMMANDS:
+        monkeypatch.setattr(module, "main", lambda argv, name=name: calls.append((name, argv)))
+    seconds = everything.main(["--quick", "--threads", "2", "--results", "-", "--out", "/tmp/records"])
+    assert [name for name, _ in calls] == [name for name, _ in everything.COMMANDS] == list(seconds)
+    for _, argv in calls:
+        assert argv[:6] == ["--threads", "2", "--results", "-", "--out", "/tmp/records"] and "--quick" in argv
+    assert dict(calls)["compiled"][-2:] == ["--backend", "eager"] and "--no-cold" in dict(calls)["blocks"]
