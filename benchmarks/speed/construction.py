@@ -2,8 +2,8 @@
 
 Each layer is built in a fresh process (no solver or kernel-basis cache of this process; escnn's
 on-disk caches stay), timed from the constructor call (imports and group creation excluded), with
-the bytes of its buffers (the constants it keeps) and parameters and the process's peak resident
-memory. The cases are wide compact layers and rank-2 tensor fields of matrix groups, whose
+the bytes of its buffers (the constants it keeps) and parameters, and the peak resident memory
+the construction adds to the process. The cases are wide compact layers and rank-2 tensor fields of matrix groups, whose
 kernel bases the solver finds numerically. Writes ``results/construction_cpu.json`` and the
 ``speed-construction`` section of ``benchmarks/speed/RESULTS.md``.
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import torch
 
 from benchmarks.results import run_record, wrap
 from benchmarks.speed import command
+from implicit_kernels.measure import peak_rss_mb
 
 SECTION = "speed-construction"
 
@@ -49,13 +49,19 @@ def build(group: str, layer: str, fields: str) -> dict:
 
     G = get_group(group)
     rep = parse_rep(G, fields)
-    start = time.perf_counter()
-    module = PointConv(rep, rep) if layer == "PointConv" else GridConv(rep, rep, kernel_size=5)
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "channels": rep.size,
+    built: dict[str, torch.nn.Module | float] = {}
+
+    def construct() -> None:
+        start = time.perf_counter()
+        built["module"] = PointConv(rep, rep) if layer == "PointConv" else GridConv(rep, rep, kernel_size=5)
+        built["seconds"] = time.perf_counter() - start
+
+    peak = peak_rss_mb(construct)
+    module = built["module"]
+    return {"seconds": built["seconds"], "channels": rep.size,
             "buffer_mb": sum(b.numel() * b.element_size() for b in module.buffers()) / 1e6,
             "parameter_mb": sum(p.numel() * p.element_size() for p in module.parameters()) / 1e6,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}
+            "peak_mb": peak}
 
 
 def run(cases: list[tuple[str, str, str, str]], threads: int) -> list[dict]:
@@ -73,14 +79,15 @@ def markdown(results: dict) -> str:
     lines = [
         *command.header(results),
         wrap("Each layer built once in a fresh process (kernels of the default options); constants = the "
-             "layer's buffers, peak = the process's peak resident memory (imports included)."),
+             "layer's buffers, peak = the peak resident memory the construction adds (imports excluded)."),
         "",
         "| layer | channels | build s | constants MB | parameters MB | peak MB |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in results["rows"]:
+        peak = "-" if r["peak_mb"] is None else f"{r['peak_mb']:.0f}"
         lines.append(f"| {r['case']} | {r['channels']} | {r['seconds']:.2f} | {r['buffer_mb']:.2f} | "
-                     f"{r['parameter_mb']:.2f} | {r['peak_rss_mb']:.0f} |")
+                     f"{r['parameter_mb']:.2f} | {peak} |")
     return "\n".join(lines)
 
 

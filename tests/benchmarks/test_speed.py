@@ -103,7 +103,7 @@ def test_construction_quick_run_builds_in_fresh_processes(tmp_path):
     results = construction.main(["--quick", "--out", str(tmp_path), "--results", str(results_md)])
     (row,) = results["rows"]
     assert row["case"] == construction.QUICK[0] and row["channels"] == 13
-    assert row["seconds"] > 0 and row["parameter_mb"] > 0 and row["peak_rss_mb"] > 0
+    assert row["seconds"] > 0 and row["parameter_mb"] > 0 and row["peak_mb"] >= 0
     assert results_md.read_text().count("<!-- speed-construction:begin -->") == 1
 
 
