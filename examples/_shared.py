@@ -25,6 +25,14 @@ def seeded(args: argparse.Namespace) -> tuple[torch.Generator, torch.device]:
     return torch.Generator().manual_seed(args.seed), torch.device(args.device)
 
 
+def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    """One optimiser step on ``loss``; returns its value."""
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 def loss_summary(losses: list[float]) -> str:
     """The mean loss over the first and over the last tenth of the steps (fresh data every step
     makes single steps noisy)."""

@@ -32,7 +32,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from _shared import format_errors, loss_summary, run_arguments, seeded
+from _shared import format_errors, loss_summary, run_arguments, seeded, step
 
 from groups import get_group
 from implicit_kernels import GridConv, check_equivariance
@@ -113,10 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         stars = random_stars(args.batch, args.size, generator)
         logits = model(draw_stars(**stars, size=args.size).to(device)).mean(dim=(2, 3))
         loss = F.cross_entropy(logits, stars["labels"].to(device))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(step(optimizer, loss))
     print(loss_summary(losses))
 
     model.eval()

@@ -32,7 +32,7 @@ import argparse
 import time
 
 import torch
-from _shared import format_errors, loss_summary, run_arguments, seeded
+from _shared import format_errors, loss_summary, run_arguments, seeded, step
 
 from groups import get_group
 from implicit_kernels import PointConv, check_equivariance
@@ -97,10 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     for _ in range(args.steps):
         p, batch, edges, target = (t.to(device) for t in make_events(args.events, args.particles, generator))
         loss = (model(p, p, edges, batch=batch) - target).pow(2).mean() / target.var()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(step(optimizer, loss))
     print(loss_summary(losses))
 
     test_p, test_batch, test_edges, test_target = (

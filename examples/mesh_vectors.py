@@ -31,7 +31,7 @@ import time
 
 import torch
 import trimesh
-from _shared import format_errors, loss_summary, run_arguments, seeded
+from _shared import format_errors, loss_summary, run_arguments, seeded, step
 
 from groups import get_group
 from implicit_kernels import MeshConv, MeshGeometry, check_equivariance
@@ -101,10 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         target = transported_average(fields, geometry).to(device)
         prediction = torch.stack([model(u, on_device) for u in fields.to(device)])
         loss = (prediction - target).pow(2).sum() / target.pow(2).sum()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(step(optimizer, loss))
     print(loss_summary(losses))
 
     model = model.cpu()

@@ -28,7 +28,7 @@ import time
 
 import torch
 import torch.nn.functional as F
-from _shared import format_errors, loss_summary, run_arguments, seeded
+from _shared import format_errors, loss_summary, run_arguments, seeded, step
 
 from groups import get_group
 from implicit_kernels import PointConv, check_equivariance, radius_graph
@@ -91,10 +91,7 @@ def main(argv: list[str] | None = None) -> None:
         edges = radius_graph(pos, RADIUS, batch=batch)
         logits = model(torch.ones(len(pos), 1, device=device), pos, edges, batch=batch)
         loss = F.cross_entropy(logits, labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(step(optimizer, loss))
     print(loss_summary(losses))
 
     model.eval()

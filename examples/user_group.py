@@ -35,7 +35,7 @@ import argparse
 import time
 
 import torch
-from _shared import format_errors, loss_summary, run_arguments, seeded
+from _shared import format_errors, loss_summary, run_arguments, seeded, step
 
 from groups import MatrixGroup, get_group
 from implicit_kernels import PointConv, check_equivariance
@@ -128,10 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         q, pos, batch, target = (t.to(device) for t in make_clouds(args.clouds, args.points, generator))
         prediction = model(q, pos, complete_graphs(batch), batch=batch)
         loss = (prediction - target).pow(2).sum() / target.pow(2).sum()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(step(optimizer, loss))
     print(loss_summary(losses))
 
     errors = check_equivariance(model.cpu())
