@@ -146,15 +146,19 @@ class MatrixKernelNetwork(LinearHeadKernelNetwork):
         ]) if blocks else torch.zeros(0, dtype=torch.long), persistent=False)
         self.degree = max(len(b.maps) for b in blocks) - 1
         self.powers = [SymmetricPowerRep(group, k) for k in range(max(self.degree, max(INVARIANT_DEGREES)) + 1)]
-        self.n_coefficients = []
         for index, block in enumerate(blocks):
             for k, maps in enumerate(block.maps):
                 self.register_constant(f"map_{index}_{k}", maps)
             if block.attr_maps is not None:
                 self.register_constant(f"attr_map_{index}", block.attr_maps)
-            n_attr_maps = len(block.attr_maps) if attr is not None else 0
-            self.n_coefficients.append(sum(len(m) for m in block.maps) + n_attr_maps)
         self.block_degrees = [len(b.maps) for b in blocks]
+        # per block and map: how many maps (coefficients) it holds, and which input it acts on
+        # (the monomials of degree k at index k, the attributes after the highest degree)
+        attr_input = [self.degree + 1] if attr is not None else []
+        self._map_counts = [[len(m) for m in b.maps] + ([len(b.attr_maps)] if attr is not None else [])
+                            for b in blocks]
+        self._map_inputs = [list(range(len(b.maps))) + attr_input for b in blocks]
+        self.n_coefficients = [sum(counts) for counts in self._map_counts]
         self._block_slices = [(b.out_slice, b.in_slice) for b in blocks]
         self.feature_size = sum(m.shape[0] * m.shape[2] for b in blocks for m in b.maps)
         if attr is not None:
@@ -206,9 +210,7 @@ class MatrixKernelNetwork(LinearHeadKernelNetwork):
         coefficients, inputs = self._covariants(x, attr)
         parts = []
         for index, c in enumerate(coefficients):
-            sizes = [len(m) for m in self._block_maps(index, x)]
-            degrees = list(range(self.block_degrees[index])) + ([len(inputs) - 1] if self.attr_size else [])
-            for c_k, k in zip(c.split(sizes, dim=-1), degrees):
+            for c_k, k in zip(c.split(self._map_counts[index], dim=-1), self._map_inputs[index]):
                 parts.append((c_k[..., :, None] * inputs[k][..., None, :]).flatten(-2))
         return torch.cat(parts, dim=-1) if parts else x.new_zeros(*x.shape[:-1], 0)
 
@@ -216,10 +218,9 @@ class MatrixKernelNetwork(LinearHeadKernelNetwork):
         """The maps as a dense ``(out_size * in_size, feature_size)`` matrix (mostly zeros: each
         block fills its own rows)."""
         like = self.radial_centers
+        sizes = [(o.stop - o.start) * (i.stop - i.start) for o, i in self._block_slices]
         columns = []
-        for index, (out_slice, in_slice) in enumerate(self._block_slices):
-            rows = (torch.arange(out_slice.start, out_slice.stop)[:, None] * self.in_size
-                    + torch.arange(in_slice.start, in_slice.stop)).reshape(-1)
+        for index, rows in enumerate(self.block_index.split(sizes)):
             for maps in self._block_maps(index, like):
                 dense = like.new_zeros(self.out_size * self.in_size, maps.shape[0] * maps.shape[2])
                 dense[rows] = maps.transpose(0, 1).flatten(1)
@@ -256,9 +257,8 @@ class MatrixKernelNetwork(LinearHeadKernelNetwork):
         coefficients, inputs = self._covariants(x, attr)
         blocks = []
         for index, c in enumerate(coefficients):
-            maps = self._block_maps(index, x)
-            degrees = list(range(self.block_degrees[index])) + ([len(inputs) - 1] if self.attr_size else [])
-            values = [torch.einsum("jhf,...f->...jh", m, inputs[k]) for m, k in zip(maps, degrees)]
+            values = [torch.einsum("jhf,...f->...jh", m, inputs[k])
+                      for m, k in zip(self._block_maps(index, x), self._map_inputs[index])]
             blocks.append(torch.einsum("...j,...jh->...h", c, torch.cat(values, dim=-2)))
         # one scatter of all blocks: per-block slice assignments would each copy the whole kernel
         # in the backward pass
