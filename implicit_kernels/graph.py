@@ -44,15 +44,20 @@ def _check(pos: torch.Tensor, batch: torch.Tensor | None) -> None:
         raise ValueError(f"batch must be (N,) with N = {pos.shape[0]}, got {tuple(batch.shape)}")
 
 
-class _CellList:
-    """The nodes of ``pos`` ``(N, n)`` sorted by graph and by cubic cell of side ``>= r`` on their
-    first ``min(n, 3)`` coordinates; a node's place in that order is its *slot*."""
+def _graph_ids(pos: torch.Tensor, batch: torch.Tensor | None) -> torch.Tensor:
+    """``(N,)`` graph of every node as ``0 .. B - 1`` (``batch`` may hold any integers)."""
+    if batch is None:
+        return torch.zeros(len(pos), dtype=torch.long, device=pos.device)
+    return torch.unique(batch, return_inverse=True)[1]
 
-    def __init__(self, pos: torch.Tensor, batch: torch.Tensor | None, r: float):
+
+class _CellList:
+    """The nodes of ``pos`` ``(N, n)`` sorted by graph (``graph``: ids ``0 .. B - 1``) and by cubic
+    cell of side ``>= r`` on their first ``min(n, 3)`` coordinates; a node's place in that order is
+    its *slot*."""
+
+    def __init__(self, pos: torch.Tensor, graph: torch.Tensor, r: float):
         n = len(pos)
-        graph = torch.zeros(n, dtype=torch.long, device=pos.device)
-        if batch is not None:
-            graph = torch.unique(batch, return_inverse=True)[1]
         coords = pos[:, :_CELL_AXES].double()
         axes = coords.shape[1]
         low = coords.min(0).values if n else coords.new_zeros(axes)
@@ -147,7 +152,7 @@ def radius_graph(
         raise ValueError(f"radius r must be a non-negative number, got {r!r}")
     if max_num_neighbors is not None and max_num_neighbors < 1:
         raise ValueError(f"max_num_neighbors must be None or positive, got {max_num_neighbors}")
-    source, target, distance = _CellList(pos, batch, float(r)).pairs(float(r), loop)
+    source, target, distance = _CellList(pos, _graph_ids(pos, batch), float(r)).pairs(float(r), loop)
     if max_num_neighbors is not None:
         source, target = _nearest(source, target, distance, max_num_neighbors)
     return _sorted_by_target(source, target, len(pos))
@@ -160,7 +165,8 @@ def knn_graph(pos: torch.Tensor, k: int, batch: torch.Tensor | None = None, loop
     if k < 1:
         raise ValueError(f"k must be positive, got {k}")
     n = len(pos)
-    graphs = 1 if batch is None or n == 0 else len(torch.unique(batch))
+    graph = _graph_ids(pos, batch)
+    graphs = int(graph.max()) + 1 if n else 1
     box = pos.max(0).values - pos.min(0).values if n else pos.new_zeros(pos.shape[1])
     spread, diameter, d = float(box.max()) if n else 0.0, float(box.norm()), pos.shape[1]
     # first radius: a ball holding about 2k nodes if the graphs filled their box evenly
@@ -170,7 +176,7 @@ def knn_graph(pos: torch.Tensor, k: int, batch: torch.Tensor | None = None, loop
     sources, receivers = [], []
     while len(remaining):
         everyone = len(remaining) == n
-        source, target, distance = _CellList(pos, batch, r).pairs(r, loop, None if everyone else remaining)
+        source, target, distance = _CellList(pos, graph, r).pairs(r, loop, None if everyone else remaining)
         # a target is done once k candidates lie within r, or when r covers its whole graph
         found = torch.bincount(target, minlength=n)[remaining]
         done = found >= k if r <= diameter else torch.ones_like(found, dtype=torch.bool)
