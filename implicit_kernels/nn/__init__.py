@@ -16,12 +16,15 @@ gets all of them.
   :class:`SizeNorm`: each field divided by a learnable blend of 1 and its invariant size;
 * :func:`global_pool` (and the readout module :class:`GlobalPool`), :class:`GridAvgPool`: sums and
   means over points and grid cells;
-* :class:`Sequential`: a chain of modules (point, grid and pointwise) whose reps must fit.
+* :class:`Sequential`: a chain of modules (point, grid and pointwise) whose reps must fit;
+* :class:`FeatureMonitor`: records the size of every module's output per type of field (per
+  degree ``l`` for O(3)) over training.
 """
 
 from implicit_kernels.nn.activations import Gate, NormActivation
 from implicit_kernels.nn.invariants import Invariants
 from implicit_kernels.nn.linear import Linear
+from implicit_kernels.nn.monitor import FeatureMonitor
 from implicit_kernels.nn.norm import BatchNorm, FieldNorm, SizeNorm
 from implicit_kernels.nn.pooling import GlobalPool, GridAvgPool, global_pool
 from implicit_kernels.nn.sequential import Sequential
@@ -29,6 +32,7 @@ from implicit_kernels.nn.tensor_product import TensorProduct, TensorSquare
 
 __all__ = [
     "BatchNorm",
+    "FeatureMonitor",
     "FieldNorm",
     "Gate",
     "GlobalPool",
