@@ -88,3 +88,111 @@ class HomBasis(ConstantsModule):
 
 def _is_identity(matrix: np.ndarray) -> bool:
     return bool(np.array_equal(matrix, np.eye(len(matrix))))
+
+
+class HomContraction(ConstantsModule):
+    """The compact kernel network's head applied to neighbour sums without forming the head.
+
+    The head maps fields ``phi`` (``fields`` layout) by an :class:`~groups.compact.layers.IrrepLinear`
+    onto Hom coordinates and those by :class:`HomBasis` onto ``vec K``. For a node with
+    neighbour sums ``A = sum_e phi_e v_e^T`` (``v`` in the irrep coordinates of ``rho_in``) the
+    output in the irrep coordinates of ``rho_out`` is, copy ``a`` of an output irrep ``alpha`` at a
+    time,
+
+        out_a[i] = sum_{beta, k} sum_{b, f, e} W_psi[c(a, b, k), f, e] sum_{p, j} CE_e[i, j, p] A[(f, p), (b, j)]
+
+    over the input irreps ``beta`` and their copies ``b``, the ``k``-th irrep ``psi`` of
+    ``alpha (x) beta`` (Clebsch-Gordan columns ``C[i, j, p]``), the fields ``f`` of type ``psi``, the
+    endomorphism basis ``E_e`` of ``psi`` (``CE_e = C E_e``), and the Hom copy ``c(a, b, k)`` of
+    ``psi`` the pair uses. Work and memory are those of the irrep triples ``(alpha, beta, psi)``;
+    the dense ``(C_out C_in, F)`` head, which for wide reps of high degree costs more than the rest
+    of a training step on small graphs, is never formed. The neighbour sums are formed per pair
+    of a field type and an input irrep, from one split of ``phi`` and of ``v``.
+
+    ``forward(phi, v, weights)``: features ``(m, w, F)``, inputs ``(m, w, C_in)`` (irrep
+    coordinates) of ``w`` edges per node and the IrrepLinear's weights by key -> ``(m, C_out)``
+    in irrep coordinates.
+    """
+
+    def __init__(self, rep_in: EscnnRep, rep_out: EscnnRep, fields: IrrepLayout, hom_layout: IrrepLayout,
+                 weight_keys: dict[IrreducibleRepresentation, str]):
+        super().__init__()
+        field_blocks = {psi: (index, m) for index, (psi, m, _) in enumerate(fields.blocks())}
+        self._field_sizes = [sl.stop - sl.start for _, _, sl in fields.blocks()]
+        copy_of = _hom_copy_numbers(rep_in, rep_out)
+        out_starts = _starts_by_irrep(rep_out.irreps)
+        in_starts = _starts_by_irrep(rep_in.irreps)
+        # v is split by input irrep type, copies of a type side by side
+        self.register_buffer("input_order", torch.tensor(
+            [b + j for beta, b_starts in in_starts.items() for b in b_starts for j in range(beta.size)]),
+            persistent=False)
+        self._input_sizes = [len(b_starts) * beta.size for beta, b_starts in in_starts.items()]
+        self.triples: list[tuple[str, int, int, int, int, int, int, int]] = []
+        for t, (alpha, a_starts) in enumerate(out_starts.items()):
+            for u, (beta, b_starts) in enumerate(in_starts.items()):
+                products, cg = _irrep_tensor(alpha, beta)
+                column = 0
+                for k, psi in enumerate(products):
+                    columns = slice(column, column + psi.size)
+                    column += psi.size
+                    if psi not in field_blocks or psi not in weight_keys:
+                        continue  # no field of this type reaches the head: the path is zero
+                    name = f"triple_{len(self.triples)}"
+                    endo = np.asarray(psi.endomorphism_basis(), dtype=np.float64)  # (B, d, d)
+                    ce = np.einsum("ijq,eqp->eijp", cg[:, columns].reshape(alpha.size, beta.size, psi.size), endo)
+                    self.register_constant(f"{name}_ce", ce)
+                    self.register_buffer(f"{name}_copies", torch.tensor(
+                        [[copy_of[(a, b, k)] for b in b_starts] for a in a_starts]), persistent=False)
+                    block, m_psi = field_blocks[psi]
+                    self.triples.append((weight_keys[psi], t, block, u, m_psi, psi.size, len(b_starts), beta.size))
+        # the outputs come type by type (copy-major); this index puts them in rho_out's irrep order
+        self.register_buffer("output_order", torch.argsort(torch.tensor(
+            [a + i for alpha, a_starts in out_starts.items() for a in a_starts for i in range(alpha.size)])),
+            persistent=False)
+        self._out_copies = [(len(a_starts), alpha.size) for alpha, a_starts in out_starts.items()]
+
+    def forward(self, phi: torch.Tensor, v: torch.Tensor, weights: dict[str, torch.Tensor]) -> torch.Tensor:
+        m = phi.shape[0]
+        phis = [block.transpose(1, 2) for block in phi.split(self._field_sizes, dim=-1)]
+        vs = v[..., self.input_order].split(self._input_sizes, dim=-1)
+        sums: dict[tuple[int, int], torch.Tensor] = {}
+        per_type: list[torch.Tensor | None] = [None] * len(self._out_copies)
+        for index, (key, t, block, u, m_psi, d_psi, n_beta, d_beta) in enumerate(self.triples):
+            if (block, u) not in sums:
+                sums[(block, u)] = (phis[block] @ vs[u]).reshape(m, m_psi, d_psi, n_beta, d_beta)
+            name = f"triple_{index}"
+            # r[m, f, b, i, e] = sum_{p, j} CE_e[i, j, p] A[(f, p), (b, j)]
+            r = torch.einsum("eijp,mfpbj->mfbie", self.constant(f"{name}_ce", phi), sums[(block, u)])
+            w = weights[key][getattr(self, f"{name}_copies")]  # (n_alpha, n_beta, m_psi, B)
+            contribution = torch.einsum("abfe,mfbie->mai", w.to(phi.dtype), r)
+            per_type[t] = contribution if per_type[t] is None else per_type[t] + contribution
+        blocks = [phi.new_zeros(m, n, d) if block is None else block
+                  for block, (n, d) in zip(per_type, self._out_copies)]
+        return torch.cat([block.flatten(1) for block in blocks], dim=1)[:, self.output_order]
+
+
+def _starts_by_irrep(irreps: list[IrreducibleRepresentation]) -> dict[IrreducibleRepresentation, list[int]]:
+    """The offsets of the copies of every irrep in a vector ordered as ``irreps``."""
+    starts: dict[IrreducibleRepresentation, list[int]] = {}
+    offset = 0
+    for irrep in irreps:
+        starts.setdefault(irrep, []).append(offset)
+        offset += irrep.size
+    return starts
+
+
+def _hom_copy_numbers(rep_in: EscnnRep, rep_out: EscnnRep) -> dict[tuple[int, int, int], int]:
+    """``(output offset, input offset, k) -> copy``: which copy of its irrep the ``k``-th Hom irrep
+    of an irrep pair is, counted in :func:`hom_irreps` order (as the Hom layout counts them)."""
+    seen: dict[IrreducibleRepresentation, int] = {}
+    copies = {}
+    out_offset = 0
+    for alpha in rep_out.irreps:
+        in_offset = 0
+        for beta in rep_in.irreps:
+            for k, psi in enumerate(_irrep_tensor(alpha, beta)[0]):
+                copies[(out_offset, in_offset, k)] = seen.get(psi, 0)
+                seen[psi] = seen.get(psi, 0) + 1
+            in_offset += beta.size
+        out_offset += alpha.size
+    return copies

@@ -31,6 +31,8 @@ not jointly in ``(x, a)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -38,7 +40,7 @@ from escnn.group import IrreducibleRepresentation
 from torch import nn
 
 from groups.compact.harmonics import HarmonicEmbedding
-from groups.compact.hom import HomBasis, hom_irreps
+from groups.compact.hom import HomBasis, HomContraction, hom_irreps
 from groups.compact.layers import IrrepLayout, IrrepLinear, irrep_permutation
 from groups.deprecation import renamed_keywords
 from groups.kernel_network import ConstantsModule, LinearHeadKernelNetwork
@@ -131,6 +133,9 @@ class CompactKernelNetwork(LinearHeadKernelNetwork):
         hidden = IrrepLayout.from_counts([(trivial, self.invariant_count)] + [(f.irrep, f.copies) for f in self.fields])
         self.head_linear = IrrepLinear(hidden, hom_layout, bias=False)
         self.hom_basis = HomBasis(rep_in, rep_out, hom_layout)
+        weight_keys = {psi: f"irrep{j}" for j, psi in enumerate(hom_layout.irreps)
+                       if f"irrep{j}" in self.head_linear.weights}
+        self.contraction = HomContraction(rep_in, rep_out, hidden, hom_layout, weight_keys)
         self.feature_size = hidden.size
         self.reset_parameters()
         self.to(torch.get_default_dtype())
@@ -165,6 +170,23 @@ class CompactKernelNetwork(LinearHeadKernelNetwork):
         """The last layer as a dense ``(out_size * in_size, feature_size)`` matrix:
         ``vec K = head() @ features(x, a)``, ``vec`` row-major over ``(C_out, C_in)``."""
         return self.hom_basis(self.head_linear.dense_weight())
+
+    def head_map(self, like: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The head applied to neighbour sums irrep triple by irrep triple
+        (:class:`~groups.compact.hom.HomContraction`), never forming the dense head: inputs are
+        taken to ``rho_in``'s irrep coordinates (``Q_in^-1 v``), outputs back (``Q_out out``)."""
+        weights = dict(self.head_linear.weights.items())
+        basis = self.hom_basis
+        q_in_inverse_t = basis.constant("q_in_inverse", like).T if basis.outer else None
+        q_out_t = basis.constant("q_out", like).T if basis.outer else None
+
+        def apply(phi: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            if q_in_inverse_t is not None:
+                v = v @ q_in_inverse_t
+            out = self.contraction(phi, v, weights)
+            return out if q_out_t is None else out @ q_out_t
+
+        return apply
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Trunk weights ~ N(0, 1 / fan_in); coefficients scaled so that invariant features and

@@ -5,10 +5,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import mixed_reps
 from escnn import gspaces
 from escnn.nn import FieldType, GeometricTensor, NormNonLinearity
 
 from groups import get_group
+from implicit_kernels import ImplicitKernel
 
 
 def rotation_2d(theta: float) -> torch.Tensor:
@@ -197,3 +199,17 @@ def test_hom_basis_intertwines_the_hom_rep_with_its_irreps(name, generator):
         hom = torch.kron(rep_out(matrix[None])[0], torch.linalg.inv(rep_in(matrix[None])[0]).T)
         irreps_g = block_diag(*[np.kron(np.eye(m), psi(element)) for psi, m, _ in layout.blocks()])
         assert (hom @ basis - basis @ torch.as_tensor(irreps_g)).abs().max() < 1e-10
+
+
+def test_head_map_is_the_dense_head_on_neighbour_sums(group, generator):
+    """The compact network contracts neighbour sums with its head irrep triple by irrep triple
+    (complex-type endomorphisms for the planar rotations, repeated irreps in the tensor products
+    of the finite groups, dense changes of basis from the rank-2 tensor); it must equal the dense
+    head applied to the same sums."""
+    rep_in, rep_out = mixed_reps(group)
+    network = ImplicitKernel(rep_in, rep_out).network.double()
+    phi = torch.randn(4, 5, network.feature_size, generator=generator, dtype=torch.float64)
+    v = torch.randn(4, 5, rep_in.size, generator=generator, dtype=torch.float64)
+    head = network.head().reshape(rep_out.size, rep_in.size, -1)
+    expected = torch.einsum("nfi,oif->no", phi.transpose(1, 2) @ v, head)
+    assert (network.head_map(phi)(phi, v) - expected).abs().max() <= 1e-12 * expected.abs().max()
