@@ -22,12 +22,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
+
+T = TypeVar("T")
 
 
 def add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, batch_size: int,
@@ -76,6 +79,15 @@ class Distributed:
     def shard(self, indices: torch.Tensor) -> torch.Tensor:
         """This rank's share of a batch."""
         return indices[self.rank :: self.world]
+
+    def rank_zero_first(self, load: Callable[[], T]) -> T:
+        """``load()`` on rank 0, then on the other ranks once it has returned: data that is computed
+        and cached on first use is computed once and read by the others."""
+        if self.rank == 0:
+            value = load()
+        if self.world > 1:
+            dist.barrier()
+        return load() if self.rank != 0 else value
 
     def close(self) -> None:
         if self.world > 1:

@@ -1,0 +1,1 @@
+"""Electron densities of water clusters as density-fitting coefficients (see the README)."""
