@@ -4,7 +4,8 @@ Adam on the mean squared error of the standardised coefficients of the degrees `
 (each atom's own shells only), through the shared loop of :mod:`benchmarks.training`
 (best-by-validation checkpointing, ``--resume``, seeds, DDP under ``torchrun``). While training, a
 :class:`~implicit_kernels.nn.FeatureMonitor` records at every validation the root-mean-square size
-of the hidden features per degree ``l`` on the validation clusters. The JSON record holds the
+of the hidden features per degree ``l`` on the validation clusters (a resumed run records from
+its resumption on). The JSON record holds the
 test errors at the best validation (coefficient MSE and the percent density error ``eps``, in
 total and per degree, :mod:`benchmarks.density.metrics`), the trained model's equivariance error,
 the feature sizes and the learning curve.
@@ -120,14 +121,15 @@ def main(argv=None) -> dict:
     val = targets(data["val"], torch.arange(len(data["val"])))
     test = targets(data["test"], torch.arange(len(data["test"])))
     monitor = FeatureMonitor(model, label=degree_label) if args.model == "implicit" else None
-    validations = []
+    validations = 0
 
     def evaluate() -> dict[str, float]:
-        validations.append(len(validations) + 1)
+        nonlocal validations
+        validations += 1
         if monitor is None:
             val_error = squared_error(model, val)
         else:
-            with monitor.recording(step=len(validations) * args.eval_every):
+            with monitor.recording(step=validations):
                 val_error = squared_error(model, val)
         return {"val": float(val_error), "test": float(squared_error(model, test))}
 
@@ -135,6 +137,9 @@ def main(argv=None) -> dict:
                 loss=lambda module, index: squared_error(module, targets(train, index)),
                 evaluate=evaluate, processes=processes,
                 desc=f"{args.model} hidden l<={args.hidden_lmax} output l<={args.output_lmax}")
+    # the monitor counted this process's validations, the last entries of the history: their epochs
+    epochs = [entry["epoch"] for entry in state["history"]][len(state["history"]) - validations:]
+    feature_sizes = None if monitor is None else [dict(row, step=epochs[row["step"] - 1]) for row in monitor.table()]
     model.eval()
     with torch.no_grad():
         predicted = torch.zeros_like(data["test"].coefficients)
@@ -153,7 +158,7 @@ def main(argv=None) -> dict:
         **{f"test_{key}": value for key, value in errors.items()},
         "seconds_per_epoch": state["seconds"] / max(1, state["epoch"]),
         "equivariance_error": equivariance_error(model, test),
-        "feature_sizes": monitor.table() if monitor is not None else None,
+        "feature_sizes": feature_sizes,
         "history": state["history"],
     }
     write_json(args.out, result, processes)

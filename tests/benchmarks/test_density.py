@@ -139,6 +139,9 @@ def test_training_records_errors_feature_sizes_and_resumes(tmp_path, cache):
     assert record["test_eps_l2"] > 0 and record["equivariance_error"] <= TOLERANCE[torch.float32] * 10
     labels = {row["label"] for row in record["feature_sizes"]}
     assert labels == {"l=0", "l=1"}
+    # the resumed process validated once, after epoch 2; the first run's rows carry its epoch 1
+    assert {row["step"] for row in record["feature_sizes"]} == {2}
+    assert {row["step"] for row in first["feature_sizes"]} == {1}
 
 
 def test_e3nn_peer_trains_on_the_same_data(cache):
