@@ -113,7 +113,8 @@ def e3nn_change_of_basis(l: int) -> torch.Tensor:
 class E3nnGatePoints(nn.Module):
     """e3nn's ``gate_points_2101.Network`` as the peer: the same one-hot inputs (also as node
     attributes), hidden irreps ``scalars x 0e + per_degree x (1o + 2e + ...)`` up to ``hidden_lmax``,
-    spherical harmonics of the edges up to ``max(hidden_lmax, 1)``, the same cutoff and
+    spherical harmonics of the edges up to ``output_lmax`` (so that every output degree can be
+    reached from invariant hidden features, as the implicit kernels reach it), the same cutoff and
     element-specific readout; its outputs are mapped from e3nn's irrep bases to ours
     (:func:`e3nn_change_of_basis`)."""
 
@@ -129,7 +130,7 @@ class E3nnGatePoints(nn.Module):
         hidden = o3.Irreps([(scalars, (0, 1))] + [(per_degree, (l, (-1) ** l)) for l in range(1, hidden_lmax + 1)])
         self.network = Network(
             irreps_in=f"{len(ELEMENTS)}x0e", irreps_hidden=hidden, irreps_out=len(ELEMENTS) * out,
-            irreps_node_attr=f"{len(ELEMENTS)}x0e", irreps_edge_attr=o3.Irreps.spherical_harmonics(max(hidden_lmax, 1)),
+            irreps_node_attr=f"{len(ELEMENTS)}x0e", irreps_edge_attr=o3.Irreps.spherical_harmonics(output_lmax),
             layers=layers, max_radius=CUTOFF, number_of_basis=10, radial_layers=1, radial_neurons=32,
             num_neighbors=AVG_DEGREE, num_nodes=6.0, reduce_output=False)
         blocks = [e3nn_change_of_basis(l) for l, m in enumerate(multiplicity) for _ in range(m)]

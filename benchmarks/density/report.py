@@ -26,18 +26,17 @@ def mean(records: list[dict], key: str) -> float:
     return statistics.mean(r[key] for r in records)
 
 
-def eps_table(runs: dict[tuple, list[dict]]) -> str:
-    """Total ``eps`` by hidden ``l_max`` (rows) and output order (columns), with e3nn's network
-    beside the implicit one for all output degrees."""
+def eps_table(runs: dict[tuple, list[dict]], key: str, degree: int) -> str:
+    """``key`` (an error that needs the degrees up to ``degree`` predicted) by hidden ``l_max``
+    (rows) and output order (columns, those that predict ``degree``), with e3nn's network beside
+    the implicit one for all output degrees."""
     hidden = sorted({h for _, h, _ in runs})
-    outputs = sorted({o for model, _, o in runs if model == "implicit"})
+    outputs = sorted({o for model, _, o in runs if model == "implicit" and o >= degree})
     head = ["hidden l_max", *(f"implicit, output {OUTPUT_NAMES[o]}" for o in outputs), "e3nn, output all"]
     lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
     for h in hidden:
-        cells = [mean_std([r["test_eps"] for r in runs.get(("implicit", h, o), [])], ".2f")
-                 if runs.get(("implicit", h, o)) else "-" for o in outputs]
-        peer = runs.get(("e3nn", h, 4))
-        cells.append(mean_std([r["test_eps"] for r in peer], ".2f") if peer else "-")
+        groups = [runs.get(("implicit", h, o)) for o in outputs] + [runs.get(("e3nn", h, 4))]
+        cells = [mean_std([r[key] for r in records], ".2f") if records else "-" for records in groups]
         lines.append(f"| {h} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -98,8 +97,11 @@ def plot(runs: dict[tuple, list[dict]], directory: Path) -> None:
         for l in range(o + 1):
             means = [mean(runs[("implicit", h, o)], f"test_eps_l{l}") for h in hidden if ("implicit", h, o) in runs]
             ax.plot(hidden[: len(means)], means, marker="o", label=f"eps_l{l}")
-        totals = [mean(runs[("implicit", h, o)], "test_eps") for h in hidden if ("implicit", h, o) in runs]
-        ax.plot(hidden[: len(totals)], totals, marker="s", color="black", label="eps (all l)")
+        if o == max(outputs):  # with degrees left out, the total is mostly the missing part
+            totals = [mean(runs[("implicit", h, o)], "test_eps") for h in hidden if ("implicit", h, o) in runs]
+            ax.plot(hidden[: len(totals)], totals, marker="s", color="black", label="eps (all l)")
+            peer = [mean(runs[("e3nn", h, 4)], "test_eps") for h in hidden if ("e3nn", h, 4) in runs]
+            ax.plot(hidden[: len(peer)], peer, marker="s", color="black", linestyle="--", label="e3nn: eps (all l)")
         ax.set(title=f"output {OUTPUT_NAMES[o]}", xlabel="hidden l_max", xticks=hidden, yscale="log")
         ax.legend(fontsize=7)
     axes[0].set_ylabel("test density error (%)")
@@ -122,7 +124,8 @@ def plot(runs: dict[tuple, list[dict]], directory: Path) -> None:
                 ax.set_xlabel("epoch")
             if col == 0:
                 ax.set_ylabel("rms of hidden features")
-            ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(directory / "feature_sizes.png", dpi=110)
     plt.close(fig)
@@ -139,7 +142,11 @@ def section(runs: dict[tuple, list[dict]]) -> str:
              "for every row, cells are the mean ± standard deviation over them. eps is the percent error of the "
              "density on pyscf's integration grid (level 1) against the fitted density of the test cluster, averaged "
              "over the test clusters; a model that predicts fewer degrees counts the missing ones as error."),
-        "", "Total eps by hidden l_max and output order:", "", eps_table(runs), "",
+        "", "eps_l0, the error of the l = 0 part of the density, by hidden l_max and output order:", "",
+        eps_table(runs, "test_eps_l0", 0), "",
+        "eps_l1, the error of the l = 1 part:", "", eps_table(runs, "test_eps_l1", 1), "",
+        "eps, the error of the whole density, for the models that predict every degree:", "",
+        eps_table(runs, "test_eps", 4), "",
         "eps per degree (seed means; `not predicted`: the error of leaving that degree out):", "",
         degree_table(runs), "",
         wrap("Root-mean-square size of the hidden features per degree at the end of training (the gated "

@@ -10,6 +10,7 @@ from escnn import gspaces
 from escnn.nn import FieldType, GeometricTensor, NormNonLinearity
 
 from groups import get_group
+from groups.compact import network as compact_network
 from implicit_kernels import ImplicitKernel
 
 
@@ -201,13 +202,16 @@ def test_hom_basis_intertwines_the_hom_rep_with_its_irreps(name, generator):
         assert (hom @ basis - basis @ torch.as_tensor(irreps_g)).abs().max() < 1e-10
 
 
-def test_head_map_is_the_dense_head_on_neighbour_sums(group, generator):
-    """The compact network contracts neighbour sums with its head irrep triple by irrep triple
-    (complex-type endomorphisms for the planar rotations, repeated irreps in the tensor products
-    of the finite groups, dense changes of basis from the rank-2 tensor); it must equal the dense
-    head applied to the same sums."""
+@pytest.mark.parametrize("factored", [True, False])
+def test_head_map_is_the_dense_head_on_neighbour_sums(group, generator, factored, monkeypatch):
+    """Wide heads contract neighbour sums irrep triple by irrep triple (complex-type endomorphisms
+    for the planar rotations, repeated irreps in the tensor products of the finite groups, dense
+    changes of basis from the rank-2 tensor), narrow ones through the dense head; either must
+    equal the dense head applied to the same sums."""
+    monkeypatch.setattr(compact_network, "FACTORED_HEAD_ENTRIES", 0 if factored else 10**12)
     rep_in, rep_out = mixed_reps(group)
     network = ImplicitKernel(rep_in, rep_out).network.double()
+    assert (network.contraction is not None) == factored
     phi = torch.randn(4, 5, network.feature_size, generator=generator, dtype=torch.float64)
     v = torch.randn(4, 5, rep_in.size, generator=generator, dtype=torch.float64)
     head = network.head().reshape(rep_out.size, rep_in.size, -1)
