@@ -27,8 +27,8 @@ def density_errors(data: DensitySet, predictions: torch.Tensor, layout: quantum.
     """Mean over the clusters of ``data`` of ``eps`` and of ``eps_l`` for every degree of the
     layout (keys ``"eps"``, ``"eps_l0"``, ...), for ``predictions`` ``(A, layout.size)`` of all
     atoms of ``data`` (zeros where nothing is predicted)."""
-    degrees = layout.degrees().numpy()
-    totals: dict[str, list[float]] = {"eps": [], **{f"eps_l{l}": [] for l in range(len(layout.multiplicity))}}
+    degrees = range(len(layout.multiplicity))
+    totals: dict[str, list[float]] = {"eps": [], **{f"eps_l{l}": [] for l in degrees}}
     for i in range(len(data)):
         positions, elements, target = data.cluster(i)
         atoms = slice(int(data.offsets[i]), int(data.offsets[i + 1]))
@@ -42,7 +42,7 @@ def density_errors(data: DensitySet, predictions: torch.Tensor, layout: quantum.
         predicted = quantum.from_irreps(auxmol, predictions[atoms], layout)
         electrons = weights @ (functions @ exact)
         totals["eps"].append(100 * weights @ np.abs(functions @ (predicted - exact)) / electrons)
-        for l in np.unique(degrees):
+        for l in degrees:
             part = function_degree == l
             error = functions[:, part] @ (predicted - exact)[part]
             totals[f"eps_l{l}"].append(100 * weights @ np.abs(error) / electrons)

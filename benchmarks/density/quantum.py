@@ -15,6 +15,7 @@ irrep's matrices.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -136,10 +137,6 @@ class ShellLayout:
             slices.append(slice(start, start + 2 * l + 1))
         return slices
 
-    def degrees(self) -> torch.Tensor:
-        """The degree ``l`` of every entry of the per-atom vector, ``(size,)``."""
-        return torch.cat([torch.full((m * (2 * l + 1),), l) for l, m in enumerate(self.multiplicity)])
-
     def mask(self, element: str) -> torch.Tensor:
         """Boolean ``(size,)``: the entries ``element`` fills."""
         mask = torch.zeros(self.size, dtype=torch.bool)
@@ -161,32 +158,28 @@ def shell_layout(elements: list[str], auxbasis: str = LEVEL["auxbasis"]) -> Shel
 def to_irreps(auxmol: gto.Mole, coefficients: np.ndarray, layout: ShellLayout) -> torch.Tensor:
     """pyscf's coefficients ``(naux,)`` -> per-atom vectors ``(atoms, layout.size)`` in our irreps."""
     out = torch.zeros(auxmol.natm, layout.size, dtype=torch.float64)
-    index = _shell_offsets(auxmol)
-    for atom in range(auxmol.natm):
-        shells = [s for s in range(auxmol.nbas) if auxmol.bas_atom(s) == atom]
-        for shell, slot in zip(shells, layout.slots(auxmol.atom_symbol(atom))):
-            l = auxmol.bas_angular(shell)
-            block = coefficients[index[shell] : index[shell] + 2 * l + 1]
-            out[atom, slot] = torch.from_numpy(harmonic_change_of_basis(l) @ block)
+    for atom, slot, functions, l in shell_blocks(auxmol, layout):
+        out[atom, slot] = torch.from_numpy(harmonic_change_of_basis(l) @ coefficients[functions])
     return out
 
 
 def from_irreps(auxmol: gto.Mole, vectors: torch.Tensor, layout: ShellLayout) -> np.ndarray:
     """Inverse of :func:`to_irreps` (entries outside an element's slots are ignored)."""
     coefficients = np.zeros(auxmol.nao_nr())
-    index = _shell_offsets(auxmol)
     vectors = vectors.detach().to(torch.float64).cpu().numpy()
-    for atom in range(auxmol.natm):
-        shells = [s for s in range(auxmol.nbas) if auxmol.bas_atom(s) == atom]
-        for shell, slot in zip(shells, layout.slots(auxmol.atom_symbol(atom))):
-            l = auxmol.bas_angular(shell)
-            coefficients[index[shell] : index[shell] + 2 * l + 1] = harmonic_change_of_basis(l).T @ vectors[atom, slot]
+    for atom, slot, functions, l in shell_blocks(auxmol, layout):
+        coefficients[functions] = harmonic_change_of_basis(l).T @ vectors[atom, slot]
     return coefficients
 
 
-def _shell_offsets(auxmol: gto.Mole) -> list[int]:
-    """Index of the first function of every shell (spherical functions, one contraction each)."""
-    return [int(v) for v in auxmol.ao_loc_nr()[:-1]]
+def shell_blocks(auxmol: gto.Mole, layout: ShellLayout) -> Iterator[tuple[int, slice, slice, int]]:
+    """``(atom, slot in the per-atom vector, slice of pyscf's functions, degree l)`` for every
+    auxiliary shell (spherical functions, one contraction each)."""
+    starts = auxmol.ao_loc_nr()
+    for atom in range(auxmol.natm):
+        shells = [s for s in range(auxmol.nbas) if auxmol.bas_atom(s) == atom]
+        for shell, slot in zip(shells, layout.slots(auxmol.atom_symbol(atom))):
+            yield atom, slot, slice(int(starts[shell]), int(starts[shell + 1])), int(auxmol.bas_angular(shell))
 
 
 def integration_grid(mol: gto.Mole, level: int = 1) -> tuple[np.ndarray, np.ndarray]:
