@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from benchmarks.density.data import ELEMENTS
-from benchmarks.density.quantum import ShellLayout, irrep, orthogonal_intertwiner
+from benchmarks.density.quantum import ShellLayout
+from benchmarks.o3 import irrep, orthogonal_intertwiner
 from groups import Rep, get_group
 from implicit_kernels import PointConv
 from implicit_kernels.graph import radius_graph
@@ -97,7 +98,7 @@ class DensityNet(nn.Module):
 def e3nn_change_of_basis(l: int) -> torch.Tensor:
     """The orthogonal ``(2l+1, 2l+1)`` matrix ``M`` with ``M D_l(R) M^T = D^e3nn_l(R)`` for all
     rotations ``R``: our irrep's coordinates ``v`` are e3nn's ``M v``. Measured from both
-    libraries' matrices at two random rotations (:func:`~benchmarks.density.quantum.orthogonal_intertwiner`)."""
+    libraries' matrices at two random rotations (:func:`~benchmarks.density.benchmarks.o3.orthogonal_intertwiner`)."""
     from e3nn import o3
 
     rotations = get_group("SO(3)").sample(2, generator=torch.Generator().manual_seed(l))

@@ -24,6 +24,7 @@ import torch
 from pyscf import df, dft, gto
 from pyscf.dft import gen_grid
 
+from benchmarks.o3 import irrep, orthogonal_intertwiner
 from groups import Rep, get_group
 
 LEVEL = {"xc": "pbe0", "basis": "def2-svp", "auxbasis": "def2-universal-jfit"}
@@ -47,31 +48,6 @@ def fitted_density(mol: gto.Mole, xc: str, auxbasis: str) -> tuple[gto.Mole, np.
     three_centre = df.incore.aux_e2(mol, auxmol, intor="int3c2e", aosym="s1")  # (nao, nao, naux)
     projections = np.einsum("ijP,ij->P", three_centre, scf.make_rdm1())
     return auxmol, np.linalg.solve(auxmol.intor("int2c2e"), projections)
-
-
-def irrep(l: int) -> Rep:
-    """Our ``O(3)`` irrep of degree ``l`` and parity ``(-1)^l``, the one spherical harmonics
-    span."""
-    return get_group("O(3)").irrep(l % 2, l)
-
-
-def orthogonal_intertwiner(pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """The orthogonal ``M`` with ``M A = B M`` for every pair ``(A, B)`` of ``(d, d)`` matrices, where
-    ``A`` and ``B`` are two equivalent irreducible reps at the same group elements: the null space of
-    the stacked equations (one dimension by Schur's lemma), scaled to be orthogonal, its sign making
-    its first entry of at least half the largest size (row-major) positive, a choice that rounding
-    cannot flip. ``RuntimeError`` unless the null space is exactly one-dimensional."""
-    size = len(pairs[0][0])
-    # vec(M A - B M) = (A^T (x) I - I (x) B) vec(M), column-major vec
-    equations = np.concatenate([np.kron(a.T, np.eye(size)) - np.kron(np.eye(size), b) for a, b in pairs])
-    _, singular, vt = np.linalg.svd(equations)
-    if singular[-1] > 1e-8 or (size > 1 and singular[-2] < 1e-3):
-        raise RuntimeError(f"no unique intertwiner of the {size}-dimensional reps: smallest singular values "
-                           f"{singular[-2:]}")
-    m = vt[-1].reshape(size, size, order="F")
-    m = m / np.sqrt((m @ m.T)[0, 0])
-    first = np.flatnonzero(np.abs(m) >= 0.5 * np.abs(m).max())[0]
-    return m * np.sign(m.flat[first])
 
 
 @cache
