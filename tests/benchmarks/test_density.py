@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks import o3
 from benchmarks.density import clusters, quantum, train
 from benchmarks.density.models import DensityNet, E3nnGatePoints, e3nn_change_of_basis
+from benchmarks.o3 import irrep
 from groups import get_group
 from implicit_kernels.equivariance import TOLERANCE, relative_error
 
@@ -71,7 +71,7 @@ def test_harmonic_and_e3nn_changes_of_basis_are_orthogonal_intertwiners(l, float
     e3nn_m = e3nn_change_of_basis(l)
     for g in rotations:
         theirs = o3.Irrep(l, (-1) ** l).D_from_matrix(g)
-        assert relative_error(e3nn_m @ o3.irrep(l)(g) @ e3nn_m.T, theirs) <= TOLERANCE[torch.float64]
+        assert relative_error(e3nn_m @ irrep(l)(g) @ e3nn_m.T, theirs) <= TOLERANCE[torch.float64]
 
 
 def test_clusters_keep_molecules_rigid_and_apart():
