@@ -28,6 +28,8 @@ from collections.abc import Iterable
 
 import torch
 
+from groups import solver_cache
+
 MATCH_TOL = 1e-6  # eigenvalues closer than this, relative to the matrices' scale, are taken as equal
 
 
@@ -177,9 +179,16 @@ def equivariant_maps(source, target, lie: torch.Tensor, discrete: torch.Tensor, 
     With Lie-algebra generators, step 1 uses a random element ``X`` of their span: the target's
     eigenspaces of ``d rho(X)`` come from :meth:`~groups.base.Rep.lie_eigenspaces`, which reps
     built from others compose from their parts' (a tensor product's are Kronecker products), so
-    no eigenspace of the large Hom reps of kernel networks is computed from its matrix."""
+    no eigenspace of the large Hom reps of kernel networks is computed from its matrix.
+
+    Solutions persist across processes (:mod:`groups.solver_cache`): a problem solved before is
+    read back, after checking that the stored maps still satisfy every constraint."""
     lie_pairs = [(source.differential(A), target.differential(A)) for A in lie]
     pairs = lie_pairs + list(zip(source.matrices(discrete), target.matrices(discrete)))
+    key = solver_cache.problem_key(pairs, source.size, target.size, rtol)
+    stored = solver_cache.load(key, pairs, rtol)
+    if stored is not None:
+        return stored
     candidates = None
     if lie_pairs:
         weights = torch.randn(len(lie), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -189,4 +198,6 @@ def equivariant_maps(source, target, lie: torch.Tensor, discrete: torch.Tensor, 
         tol = MATCH_TOL * max(1.0, float(torch.linalg.matrix_norm(m_in)), float(torch.linalg.matrix_norm(m_out)))
         candidates = match_eigenspaces(target.lie_eigenspaces(X, tol), eigenspaces(m_in.transpose(0, 1), tol), tol)
     basis = intertwiner_basis(pairs, source.size, target.size, rtol, candidates=candidates)
-    return basis.T.reshape(-1, target.size, source.size)
+    maps = basis.T.reshape(-1, target.size, source.size)
+    solver_cache.save(key, maps)
+    return maps

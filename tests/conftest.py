@@ -1,12 +1,18 @@
 """Shared fixtures: the compact and matrix groups under test and mixed (non-uniform) field types for each."""
 
+import os
 import re
+import tempfile
 
 import pytest
 import torch
 
 from groups import get_group
 from implicit_kernels.equivariance import TOLERANCE
+
+# the solver's persistent store (groups.solver_cache) starts empty in every test session, whatever
+# this machine solved before; tests of the store point it elsewhere themselves
+os.environ["IMPLICIT_KERNELS_CACHE"] = tempfile.mkdtemp(prefix="implicit-kernels-solver-")
 
 COMPACT_GROUPS = ["SO(2)", "O(2)", "C8", "D4", "SO(3)", "O(3)", "SO(2)z", "O(2)z", "Octa", "Ico"]
 

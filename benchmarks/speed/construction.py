@@ -1,10 +1,12 @@
 """``python -m benchmarks.speed.construction``: how long large layers take to build, and what they keep.
 
-Each layer is built in a fresh process (no solver or kernel-basis cache of this process; escnn's
-on-disk caches stay), timed from the constructor call (imports and group creation excluded), with
-the bytes of its buffers (the constants it keeps) and parameters, and the peak resident memory
-the construction adds to the process. The cases are wide compact layers and rank-2 tensor fields of matrix groups, whose
-kernel bases the solver finds numerically. Writes ``results/construction_cpu.json`` and the
+Each layer is built twice, each time in a fresh process, timed from the constructor call (imports
+and group creation excluded), with the bytes of its buffers (the constants it keeps) and
+parameters, and the peak resident memory the construction adds to the process: first with an
+empty solver store (:mod:`groups.solver_cache`, a temporary directory), so every basis is solved,
+then again with the bases the first build stored. escnn's own on-disk caches stay. The cases are
+wide compact layers and rank-2 tensor fields of matrix groups, whose kernel bases the solver
+finds numerically. Writes ``results/construction_cpu.json`` and the
 ``speed-construction`` section of ``benchmarks/speed/RESULTS.md``.
 
 Options: ``--quick`` (the small cases only, for the smoke test), ``--threads`` (default 1),
@@ -15,14 +17,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import torch
 
 from benchmarks.results import run_record, wrap
 from benchmarks.speed import command
+from groups import solver_cache
 from implicit_kernels.measure import peak_rss_mb
 
 SECTION = "speed-construction"
@@ -65,29 +70,40 @@ def build(group: str, layer: str, fields: str) -> dict:
 
 
 def run(cases: list[tuple[str, str, str, str]], threads: int) -> list[dict]:
+    """Per case, the first build's measurements and the second's under ``stored_``."""
     rows = []
     for name, group, layer, fields in cases:
         call = [sys.executable, "-m", "benchmarks.speed.construction", "--threads", str(threads),
                 "--build", group, layer, fields]
-        done = subprocess.run(call, capture_output=True, text=True, check=True, cwd=command.HERE.parent.parent)
-        rows.append({"case": name, "group": group, "layer": layer, "fields": fields,
-                     **json.loads(done.stdout.strip().splitlines()[-1])})
+        with tempfile.TemporaryDirectory(prefix="solver-store-") as store:
+            environment = dict(os.environ, **{solver_cache.ENVIRONMENT: store})
+            first, again = (json.loads(subprocess.run(call, capture_output=True, text=True, check=True, env=environment,
+                                                      cwd=command.HERE.parent.parent).stdout.strip().splitlines()[-1])
+                            for _ in range(2))
+        rows.append({"case": name, "group": group, "layer": layer, "fields": fields, **first,
+                     **{f"stored_{key}": again[key] for key in ("seconds", "peak_mb")}})
     return rows
 
 
 def markdown(results: dict) -> str:
     lines = [
         *command.header(results),
-        wrap("Each layer built once in a fresh process (kernels of the default options); constants = the "
-             "layer's buffers, peak = the peak resident memory the construction adds (imports excluded)."),
+        wrap("Each layer built in a fresh process (kernels of the default options), first with an empty solver "
+             "store, then again in a new process with the bases the first build stored; constants = the layer's "
+             "buffers, peak = the peak resident memory the construction adds (imports excluded)."),
         "",
-        "| layer | channels | build s | constants MB | parameters MB | peak MB |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| layer | channels | build s, first | build s, stored bases | constants MB | parameters MB | peak MB, "
+        "first / stored |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
+
+    def megabytes(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
     for r in results["rows"]:
-        peak = "-" if r["peak_mb"] is None else f"{r['peak_mb']:.0f}"
-        lines.append(f"| {r['case']} | {r['channels']} | {r['seconds']:.2f} | {r['buffer_mb']:.2f} | "
-                     f"{r['parameter_mb']:.2f} | {peak} |")
+        lines.append(f"| {r['case']} | {r['channels']} | {r['seconds']:.2f} | {r['stored_seconds']:.2f} | "
+                     f"{r['buffer_mb']:.2f} | {r['parameter_mb']:.2f} | {megabytes(r['peak_mb'])} / "
+                     f"{megabytes(r['stored_peak_mb'])} |")
     return "\n".join(lines)
 
 
