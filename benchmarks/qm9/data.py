@@ -12,7 +12,8 @@ static polarizability tensor of each. This module reads them once
 **The polarizability's frame.** The published tensor is not given in the frame of the XYZ
 coordinates: it is given in the molecule's principal axes of inertia, ordered by increasing
 moment, with the sign of each axis unknown (:mod:`benchmarks.qm9.frame` measures this against
-tensors that pyscf computes in the coordinates' frame). :func:`principal_axes` recovers the axes
+tensors that pyscf computes in the coordinates' frame; water and most of the nine linear
+molecules order their axes otherwise, and are compared in the increasing order all the same). :func:`principal_axes` recovers the axes
 from the coordinates, so a tensor predicted in the coordinates' frame is compared in those axes,
 up to the four sign patterns that leave a frame right-handed or not and the tensor's diagonal
 unchanged (:func:`polarizability_error`).

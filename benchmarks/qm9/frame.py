@@ -39,20 +39,8 @@ symmetric tops and linear ones, (d) equals (c) by construction), and
 6-31G(2df,p), at B3LYP and the data's geometries. A symmetric top's degenerate axes are
 arbitrary in their plane, but so is its tensor, so the comparison holds for it too.
 
-**Findings** (``results/frame_check.json``: the 24 smallest of GDB-9 1..40, B3LYP/6-31G*):
-medians (a) 0.31, (b) 0.076, (c) 0.074. In the principal axes the data agree with pyscf as
-closely as any frame allows ((b) within 0.004 of (c) for every molecule but the exceptions
-below); taken in the coordinates' frame they do not ((a) at least 1.5 (b) for 17 of the 24; the
-others are methane, isotropic, urea (20), whose XYZ axes lie near its principal axes, and the
-exceptions). Exceptions to the increasing-moment order: four of the five linear molecules
-(ethyne, HCN, diacetylene, cyanoacetylene; not cyanogen) hold their molecular axis, the ``a``
-axis, in the third place (``order`` ``bca``), as do 6 of QM9's 9 linear molecules (rotational
-constant A = 0); water's data fit the order ``cab`` (out of plane, H-H direction, C2 axis), (b)
-0.47 against (c) 0.20, and its eigenvalues differ most of all, 6-31G* having no polarization
-functions on hydrogen.
-
-Run ``python -m benchmarks.qm9.frame --molecules 24 --out benchmarks/qm9/results/frame_check.json``
-(five minutes on one thread of a 2-core AMD EPYC).
+Run ``python -m benchmarks.qm9.frame --molecules 24 --out benchmarks/qm9/results/frame_check.json``;
+the findings are in the benchmark's NOTES.md.
 """
 
 from __future__ import annotations
