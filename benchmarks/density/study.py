@@ -10,15 +10,10 @@ exists in ``--results`` is skipped, so the study resumes where it stopped.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tqdm import tqdm
-
 from benchmarks.density.data import DEFAULT_CACHE
+from benchmarks.runs import run_all
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OUTPUT_ORDERS = (0, 1, 4)
@@ -43,26 +38,17 @@ def main(argv=None) -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args, train_options = parser.parse_known_args(argv)
-    logs = DEFAULT_CACHE / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    todo = [run for run in runs(args.seeds) if not (args.results / f"{record_name(*run)}.json").exists()]
-    environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-
-    def train(run: tuple[str, int, int, int]) -> int:
+    jobs = {}
+    for run in runs(args.seeds):
         model, hidden, output, seed = run
         name = record_name(*run)
-        command = [sys.executable, "-m", "benchmarks.density.train", "--model", model, "--hidden-lmax", str(hidden),
-                   "--output-lmax", str(output), "--seed", str(seed), "--epochs", str(args.epochs),
-                   "--eval-every", "4", "--out", str(args.results / f"{name}.json"),
-                   "--checkpoint", str(DEFAULT_CACHE / "checkpoints" / f"{name}.pt"), "--resume", *train_options]
-        with open(logs / f"{name}.log", "w") as log:
-            return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=environment).returncode
-
-    with ThreadPoolExecutor(args.processes) as pool:
-        codes = list(tqdm(pool.map(train, todo), total=len(todo), desc="density study"))
-    failed = [record_name(*run) for run, code in zip(todo, codes) if code != 0]
-    if failed:
-        raise SystemExit(f"runs failed (logs in {logs}): {', '.join(failed)}")
+        if not (args.results / f"{name}.json").exists():
+            jobs[name] = ["-m", "benchmarks.density.train", "--model", model, "--hidden-lmax", str(hidden),
+                          "--output-lmax", str(output), "--seed", str(seed), "--epochs", str(args.epochs),
+                          "--eval-every", "4", "--out", str(args.results / f"{name}.json"),
+                          "--checkpoint", str(DEFAULT_CACHE / "checkpoints" / f"{name}.pt"), "--resume",
+                          *train_options]
+    run_all(jobs, DEFAULT_CACHE / "logs", args.processes, "density study")
 
 
 if __name__ == "__main__":

@@ -18,15 +18,10 @@ options go to every run.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tqdm import tqdm
-
 from benchmarks.qm9.data import DEFAULT_CACHE
+from benchmarks.runs import run_all
 
 RESULTS = Path(__file__).resolve().parent / "results" / "runs"
 ALL_TASKS = ("homo", "lumo", "gap", "u0", "alpha", "dipole", "polarizability")
@@ -59,26 +54,16 @@ def main(argv=None) -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args, train_options = parser.parse_known_args(argv)
-    logs = DEFAULT_CACHE / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    todo = [run for run in runs(args.runs, args.seeds) if not (args.results / f"{run[0]}_s{run[1]}.json").exists()]
-    environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-
-    def train(run: tuple[str, int]) -> int:
-        name, seed = run
+    jobs = {}
+    for name, seed in runs(args.runs, args.seeds):
         record = f"{name}_s{seed}"
-        command = [sys.executable, "-m", "benchmarks.qm9.train", *RUNS[name][0], "--seed", str(seed),
-                   "--sizes", *map(str, args.sizes), "--epochs", str(args.epochs),
-                   "--out", str(args.results / f"{record}.json"),
-                   "--checkpoint", str(DEFAULT_CACHE / "checkpoints" / f"{record}.pt"), "--resume", *train_options]
-        with open(logs / f"{record}.log", "w") as log:
-            return subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=environment).returncode
-
-    with ThreadPoolExecutor(args.processes) as pool:
-        codes = list(tqdm(pool.map(train, todo), total=len(todo), desc="QM9 study"))
-    failed = [f"{name}_s{seed}" for (name, seed), code in zip(todo, codes) if code != 0]
-    if failed:
-        raise SystemExit(f"runs failed (logs in {logs}): {', '.join(failed)}")
+        if not (args.results / f"{record}.json").exists():
+            jobs[record] = ["-m", "benchmarks.qm9.train", *RUNS[name][0], "--seed", str(seed),
+                            "--sizes", *map(str, args.sizes), "--epochs", str(args.epochs),
+                            "--out", str(args.results / f"{record}.json"),
+                            "--checkpoint", str(DEFAULT_CACHE / "checkpoints" / f"{record}.pt"), "--resume",
+                            *train_options]
+    run_all(jobs, DEFAULT_CACHE / "logs", args.processes, "QM9 study")
 
 
 if __name__ == "__main__":
