@@ -173,3 +173,20 @@ def test_peers_train_on_the_same_data(model):
 def test_egnn_refuses_a_rank_2_output():
     with pytest.raises(ValueError, match="polarizability"):
         EGNN(("homo", "polarizability"))
+
+
+def test_report_tables_and_plot_from_records(tmp_path):
+    from benchmarks.qm9 import report
+
+    runs = tmp_path / "runs"
+    for model, seed in (("implicit", 0), ("implicit", 1), ("egnn", 0)):
+        train.main([*TINY, "--model", model, "--epochs", "1", "--seed", str(seed),
+                    "--out", str(runs / f"{model}_s{seed}.json")])
+    train.main([*TINY, "--epochs", "1", "--tasks", "homo", "polarizability", "--out", str(runs / "all_s0.json")])
+    markdown = tmp_path / "RESULTS.md"
+    report.main(["--results", str(runs), str(tmp_path / "missing"), "--markdown", str(markdown)])
+    text = markdown.read_text()
+    assert text.count("<!-- qm9:begin -->") == 1
+    assert "| O(3) implicit kernels, offset only | " in text and "| EGNN (ours) | " in text
+    assert "| polarizability tensor (mean over its 9 components, principal axes) | bohr^3 |" in text
+    assert (tmp_path / "results" / "learning_curves.png").stat().st_size > 0
