@@ -55,13 +55,15 @@ def main(argv=None) -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args, train_options = parser.parse_known_args(argv)
     jobs = {}
+    checkpoints = DEFAULT_CACHE / "checkpoints"
     for name, seed in runs(args.runs, args.seeds):
         record = f"{name}_s{seed}"
         if not (args.results / f"{record}.json").exists():
             jobs[record] = ["-m", "benchmarks.qm9.train", *RUNS[name][0], "--seed", str(seed),
                             "--sizes", *map(str, args.sizes), "--epochs", str(args.epochs),
                             "--out", str(args.results / f"{record}.json"),
-                            "--checkpoint", str(DEFAULT_CACHE / "checkpoints" / f"{record}.pt"), "--resume",
+                            "--checkpoint", str(checkpoints / f"{record}_n{args.sizes[0]}_e{args.epochs}.pt"),
+                            "--resume",
                             *train_options]
     run_all(jobs, DEFAULT_CACHE / "logs", args.processes, "QM9 study")
 
