@@ -13,10 +13,10 @@ static polarizability tensor of each. This module reads them once
 coordinates: it is given in the molecule's principal axes of inertia, ordered by increasing
 moment, with the sign of each axis unknown (:mod:`benchmarks.qm9.frame` measures this against
 tensors that pyscf computes in the coordinates' frame; water and most of the nine linear
-molecules order their axes otherwise, and are compared in the increasing order all the same). :func:`principal_axes` recovers the axes
-from the coordinates, so a tensor predicted in the coordinates' frame is compared in those axes,
-up to the four sign patterns that leave a frame right-handed or not and the tensor's diagonal
-unchanged (:func:`polarizability_error`).
+molecules order their axes otherwise and are compared in the increasing order all the same).
+:func:`principal_axes` recovers the axes from the coordinates, so a tensor predicted in the
+coordinates' frame is compared in those axes, up to the four sign patterns of the axes that
+leave the tensor's diagonal unchanged (:func:`polarizability_error`).
 
 The split is Cormorant's, used by EGNN and most later work: a permutation of the 130,831
 molecules by ``numpy.random.seed(0)``, cut into 100,000 / 17,748 / 13,083 (train / valid /
