@@ -10,7 +10,7 @@ import torch
 from groups import get_group
 from implicit_kernels.equivariance import TOLERANCE
 
-# the solver's persistent store (groups.solver_cache) starts empty in every test session, whatever
+# the solver's persistent store (groups.solver_cache) starts empty in every pytest run, whatever
 # this machine solved before; tests of the store point it elsewhere themselves
 os.environ["IMPLICIT_KERNELS_CACHE"] = tempfile.mkdtemp(prefix="implicit-kernels-solver-")
 
