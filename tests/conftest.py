@@ -1,7 +1,9 @@
 """Shared fixtures: the compact and matrix groups under test and mixed (non-uniform) field types for each."""
 
+import atexit
 import os
 import re
+import shutil
 import tempfile
 
 import pytest
@@ -13,6 +15,7 @@ from implicit_kernels.equivariance import TOLERANCE
 # the solver's persistent store (groups.solver_cache) starts empty in every pytest run, whatever
 # this machine solved before; tests of the store point it elsewhere themselves
 os.environ["IMPLICIT_KERNELS_CACHE"] = tempfile.mkdtemp(prefix="implicit-kernels-solver-")
+atexit.register(shutil.rmtree, os.environ["IMPLICIT_KERNELS_CACHE"], ignore_errors=True)
 
 COMPACT_GROUPS = ["SO(2)", "O(2)", "C8", "D4", "SO(3)", "O(3)", "SO(2)z", "O(2)z", "Octa", "Ico"]
 
