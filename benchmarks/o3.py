@@ -61,6 +61,15 @@ def degree_irrep(group: str, l: int) -> Rep:
     raise ValueError(f"group must be 'O(3)' or 'SO(3)', got {group!r}")
 
 
+def degree_rep(group: str, lmax: int, scalars: int, per_degree: int) -> Rep:
+    """``scalars`` invariants and ``per_degree`` copies of the degree-``l`` irrep
+    (:func:`degree_irrep`) for every ``1 <= l <= lmax``."""
+    rep = scalars * get_group(group).trivial
+    for l in range(1, lmax + 1):
+        rep = rep + per_degree * degree_irrep(group, l)
+    return rep
+
+
 @cache
 def vector_change_of_basis(group: str = "O(3)") -> torch.Tensor:
     """``M`` ``(3, 3)`` float64, orthogonal, with ``M D_1(g) = g M`` for every ``g`` of ``group``: the

@@ -22,7 +22,7 @@ from torch import nn
 
 from benchmarks.density.data import ELEMENTS
 from benchmarks.density.quantum import ShellLayout
-from benchmarks.o3 import irrep, orthogonal_intertwiner
+from benchmarks.o3 import degree_rep, irrep, orthogonal_intertwiner
 from groups import Rep, get_group
 from implicit_kernels import PointConv
 from implicit_kernels.graph import radius_graph
@@ -33,12 +33,9 @@ AVG_DEGREE = 6.0  # about the mean number of neighbours (self included) within C
 
 
 def hidden_rep(lmax: int, scalars: int, per_degree: int) -> Rep:
-    """``scalars`` invariants and ``per_degree`` copies of the degree-``l`` irrep of parity ``(-1)^l`` for
-    every ``1 <= l <= lmax``."""
-    rep = scalars * get_group("O(3)").trivial
-    for l in range(1, lmax + 1):
-        rep = rep + per_degree * irrep(l)
-    return rep
+    """``scalars`` invariants and ``per_degree`` copies of the degree-``l`` irrep of parity ``(-1)^l``
+    for every ``1 <= l <= lmax`` (:func:`benchmarks.o3.degree_rep` of ``O(3)``)."""
+    return degree_rep("O(3)", lmax, scalars, per_degree)
 
 
 def select_element(out: torch.Tensor, species: torch.Tensor, size: int) -> torch.Tensor:

@@ -133,18 +133,26 @@ def principal_axes(positions: torch.Tensor, species: torch.Tensor, batch: torch.
 AXIS_SIGNS = torch.tensor([[1.0, 1.0, 1.0], [1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]])
 
 
+def align_polarizability(predicted: torch.Tensor, target: torch.Tensor,
+                         axes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``predicted`` ``(B, 3, 3)`` (in the coordinates' frame) taken into the principal axes ``axes``
+    ``(B, 3, 3)``, ``P' = V^T P V``, under the sign pattern of :data:`AXIS_SIGNS` that brings it
+    closest to ``target`` ``(B, 3, 3)`` (smallest sum of squared differences): the aligned
+    tensors ``(B, 3, 3)`` and the patterns' indices ``(B,)``. Differentiable in ``predicted``."""
+    in_axes = axes.transpose(-1, -2) @ predicted @ axes
+    flips = AXIS_SIGNS.to(predicted)[:, :, None] * AXIS_SIGNS.to(predicted)[:, None, :]  # (4, 3, 3)
+    candidates = in_axes[:, None] * flips  # (B, 4, 3, 3)
+    best = (candidates - target[:, None]).square().sum((-1, -2)).argmin(1)
+    return candidates[torch.arange(len(candidates)), best], best
+
+
 def polarizability_error(predicted: torch.Tensor, target: torch.Tensor, axes: torch.Tensor) -> torch.Tensor:
     """``(B, 3, 3)`` componentwise absolute error of ``predicted`` ``(B, 3, 3)`` (in the
     coordinates' frame) against ``target`` ``(B, 3, 3)`` (in the principal axes ``axes`` ``(B, 3, 3)``,
-    each up to its sign): the predicted tensor is taken into the axes, ``P' = V^T P V``, and
-    compared under the sign pattern of :data:`AXIS_SIGNS` that gives the smallest sum of squared
-    errors. Differentiable; rotation invariant for any ``predicted`` that rotates with the
-    molecule."""
-    in_axes = axes.transpose(-1, -2) @ predicted @ axes
-    flips = AXIS_SIGNS.to(predicted)[:, :, None] * AXIS_SIGNS.to(predicted)[:, None, :]  # (4, 3, 3)
-    errors = (in_axes[:, None] * flips - target[:, None]).abs()  # (B, 4, 3, 3)
-    best = errors.square().sum((-1, -2)).argmin(1)
-    return errors[torch.arange(len(errors)), best]
+    each up to its sign), compared after :func:`align_polarizability`. Differentiable; rotation
+    invariant for any ``predicted`` that rotates with the molecule."""
+    aligned, _ = align_polarizability(predicted, target, axes)
+    return (aligned - target).abs()
 
 
 def read_qm9() -> dict[str, torch.Tensor]:

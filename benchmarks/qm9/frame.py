@@ -56,7 +56,15 @@ import torch
 from tqdm import tqdm
 
 from benchmarks.density.quantum import molecule
-from benchmarks.qm9.data import AXIS_SIGNS, ELEMENTS, Molecules, load_qm9, polarizability_error, principal_axes
+from benchmarks.qm9.data import (
+    AXIS_SIGNS,
+    ELEMENTS,
+    Molecules,
+    align_polarizability,
+    load_qm9,
+    polarizability_error,
+    principal_axes,
+)
 from benchmarks.results import run_record
 
 LEVEL = {"xc": "b3lyp", "basis": "6-31g*", "field": 2e-3, "conv_tol": 1e-10, "conv_tol_grad": 1e-7}
@@ -131,15 +139,6 @@ def choose(qm9: Molecules, count: int, indices: range = CANDIDATES) -> Molecules
     return qm9.subset(positions[sorted(order)])
 
 
-def best_signed(predicted: torch.Tensor, target: torch.Tensor, axes: torch.Tensor) -> tuple[torch.Tensor, list]:
-    """``predicted`` ``(3, 3)`` in ``axes`` ``(3, 3)`` under the sign pattern of :data:`AXIS_SIGNS`
-    closest to ``target``, and that pattern."""
-    in_axes = axes.T @ predicted @ axes
-    candidates = [s[:, None] * in_axes * s[None, :] for s in AXIS_SIGNS.to(predicted)]
-    best = min(range(len(candidates)), key=lambda k: float((candidates[k] - target).square().sum()))
-    return candidates[best], AXIS_SIGNS[best].tolist()
-
-
 def compare(molecules: Molecules, basis: str = LEVEL["basis"], xc: str = LEVEL["xc"],
             field: float = LEVEL["field"]) -> list[dict]:
     """One row per molecule of ``molecules``: pyscf's tensor against the data's, the relative
@@ -157,10 +156,11 @@ def compare(molecules: Molecules, basis: str = LEVEL["basis"], xc: str = LEVEL["
         data = molecules.polarizability[m].double()
         axes = principal_axes(positions, species, torch.zeros(len(species), dtype=torch.long), 1)
         scale = float(data.norm())
-        in_axes, signs = best_signed(pyscf_tensor, data, axes[0])
+        in_axes, best = align_polarizability(pyscf_tensor[None], data[None], axes)
+        in_axes, signs = in_axes[0], AXIS_SIGNS[best[0]].tolist()
         errors = {
             "coordinates": float((pyscf_tensor - data).norm()) / scale,
-            "principal_axes": float(polarizability_error(pyscf_tensor[None], data[None], axes).norm()) / scale,
+            "principal_axes": float((in_axes - data).norm()) / scale,
             "eigenvalues": float((torch.linalg.eigvalsh(pyscf_tensor) - torch.linalg.eigvalsh(data)).norm()) / scale,
         }
         in_order = [float(polarizability_error(pyscf_tensor[None], data[None], axes[:, :, ["abc".index(c) for c in o]])

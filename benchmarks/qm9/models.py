@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from benchmarks.mlp import mlp
-from benchmarks.o3 import degree_irrep, rank2_change_of_basis, vector_change_of_basis
+from benchmarks.o3 import degree_irrep, degree_rep, rank2_change_of_basis, vector_change_of_basis
 from benchmarks.qm9.data import ELEMENTS, TARGETS
 from groups import Rep, get_group
 from implicit_kernels import PointConv
@@ -68,6 +68,13 @@ def atom_output_sizes(tasks: tuple[str, ...]) -> dict[str, int]:
     and the isotropic part of the polarizability."""
     return {"scalars": len(scalar_tasks(tasks)), "charge": int("dipole" in tasks),
             "isotropic": int("polarizability" in tasks)}
+
+
+def split_invariants(sizes: dict[str, int], out: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The per-atom invariants of :func:`atom_output_sizes` (``sizes``) from the first columns of
+    ``out`` ``(A, C)``, and the columns after them."""
+    count = sum(sizes.values())
+    return dict(zip(sizes, out[:, :count].split(list(sizes.values()), dim=-1))), out[:, count:]
 
 
 def molecule_outputs(tasks: tuple[str, ...], atom: dict[str, torch.Tensor], positions: torch.Tensor,
@@ -150,9 +157,7 @@ class SteerableQM9(nn.Module):
             self.rep_out = self.rep_out + degree_irrep(group, 1)
         if "polarizability" in tasks:
             self.rep_out = self.rep_out + degree_irrep(group, 2)
-        hidden = scalars * G.trivial
-        for l in range(1, hidden_lmax + 1):
-            hidden = hidden + per_degree * degree_irrep(group, l)
+        hidden = degree_rep(group, hidden_lmax, scalars, per_degree)
         gated = hidden + per_degree * hidden_lmax * G.trivial if hidden_lmax else hidden
         attributes = 2 * edge_features + 2 * len(ELEMENTS) * atom_features
         attr = attributes * G.trivial if attributes else None
@@ -184,8 +189,7 @@ class SteerableQM9(nn.Module):
             update = self.gate(conv(h, pos, edges, attr))
             h = update if i == 0 else (h + update) / 2**0.5
         out = self.readout(h, pos, edges, attr)
-        atom = dict(zip(self.sizes, out[:, : sum(self.sizes.values())].split(list(self.sizes.values()), dim=-1)))
-        rest = out[:, sum(self.sizes.values()):]
+        atom, rest = split_invariants(self.sizes, out)
         if "dipole" in self.tasks:
             # the changes of basis are cached in float64 and rounded to the features' dtype here
             atom["vector"], rest = rest[:, :3] @ vector_change_of_basis(self.group_name).to(rest).T, rest[:, 3:]
@@ -231,7 +235,7 @@ class EGNN(nn.Module):
             m = edge(torch.cat([h[dst], h[src], distance2], -1))
             m = m * torch.sigmoid(gate(m))
             h = h + node(torch.cat([h, torch.zeros_like(h).index_add(0, dst, m)], -1))
-        atom = dict(zip(self.sizes, self.head(h).split(list(self.sizes.values()), dim=-1)))
+        atom, _ = split_invariants(self.sizes, self.head(h))
         if self.vector is not None:
             atom["vector"] = torch.zeros_like(x).index_add(0, dst, diff * self.vector(m))
         return molecule_outputs(self.tasks, atom, x, batch, int(batch.max()) + 1)
@@ -261,10 +265,7 @@ class MessagePassing(nn.Module):
         for edge, node in zip(self.edge, self.node):
             m = edge(torch.cat([h[dst], h[src], x[src] - x[dst]], -1))
             h = h + node(torch.cat([h, torch.zeros_like(h).index_add(0, dst, m)], -1))
-        out = self.head(h)
-        invariants = sum(self.sizes.values())
-        atom = dict(zip(self.sizes, out[:, :invariants].split(list(self.sizes.values()), dim=-1)))
-        rest = out[:, invariants:]
+        atom, rest = split_invariants(self.sizes, self.head(h))
         if "dipole" in self.tasks:
             atom["vector"], rest = rest[:, :3], rest[:, 3:]
         if "polarizability" in self.tasks:

@@ -102,6 +102,12 @@ class Objective:
         columns = [list(TARGETS).index(task) for task in self.scalars]
         self.columns = torch.tensor(columns, dtype=torch.int64)
         self.mean, self.std = standardiser.mean[self.columns], standardiser.std[self.columns]
+        # the spread each error of :meth:`errors` that enters the loss is measured in
+        self.scales = {task: standardiser[task][1] for task in self.scalars}
+        if "dipole" in tasks:
+            self.scales["mu"] = standardiser["mu"][1]
+        if "polarizability" in tasks:
+            self.scales["polarizability"] = standardiser["alpha"][1]
 
     def predictions(self, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The outputs in the units of the literature: every invariant target, the dipole vector
@@ -134,15 +140,9 @@ class Objective:
             errors["alpha_trace"] = (trace - targets[:, list(TARGETS).index("alpha")]).abs()
         return errors
 
-    def loss(self, out: dict[str, torch.Tensor], molecules: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The mean over tasks of the standardised mean absolute errors."""
-        errors = self.errors(out, molecules)
-        scale = {task: self.standardiser[task][1] for task in self.scalars}
-        if "dipole" in self.tasks:
-            scale["mu"] = self.standardiser["mu"][1]
-        if "polarizability" in self.tasks:
-            scale["polarizability"] = self.standardiser["alpha"][1]
-        return torch.stack([errors[task].mean() / value for task, value in scale.items()]).mean()
+    def loss(self, errors: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The mean over tasks of the standardised mean absolute errors, from :meth:`errors`."""
+        return torch.stack([errors[task].mean() / scale for task, scale in self.scales.items()]).mean()
 
 
 def model_inputs(split: Molecules, index: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -159,10 +159,10 @@ def evaluate_split(model: torch.nn.Module, objective: Objective, split: Molecule
     loss = 0.0
     for start in range(0, len(split), EVAL_BATCH):
         molecules = model_inputs(split, torch.arange(start, min(start + EVAL_BATCH, len(split))))
-        out = model(molecules)
-        for task, error in objective.errors(out, molecules).items():
+        errors = objective.errors(model(molecules), molecules)
+        for task, error in errors.items():
             sums[task] = sums.get(task, 0.0) + float(error.sum())
-        loss += float(objective.loss(out, molecules)) * len(molecules["targets"])
+        loss += float(objective.loss(errors)) * len(molecules["targets"])
     return {"loss": loss / len(split), **{task: total / len(split) for task, total in sums.items()}}
 
 
@@ -201,7 +201,7 @@ def main(argv=None) -> dict:
 
     def loss(module: torch.nn.Module, index: torch.Tensor) -> torch.Tensor:
         molecules = model_inputs(train, index)
-        return objective.loss(module(molecules), molecules)
+        return objective.loss(objective.errors(module(molecules), molecules))
 
     def evaluate() -> dict[str, float]:
         metrics = evaluate_split(model, objective, data["valid"])
