@@ -8,6 +8,7 @@ with different rep families: multivector fields here, escnn irreps there.
 
 from groups.clifford.algebra import CliffordAlgebra
 from groups.clifford.group import PseudoOrthogonalGroup
+from groups.clifford.factored import FactoredCliffordKernelNetwork
 from groups.clifford.network import CliffordKernelNetwork
 from groups.clifford.rep import CliffordRep
 from groups.registry import register_pattern
@@ -23,4 +24,5 @@ def _build(match) -> PseudoOrthogonalGroup:
 
 register_pattern(r"O\(([0-9]),([0-9])\)", _build, "O(p,q)")
 
-__all__ = ["CliffordAlgebra", "CliffordKernelNetwork", "CliffordRep", "PseudoOrthogonalGroup"]
+__all__ = ["CliffordAlgebra", "CliffordKernelNetwork", "CliffordRep", "FactoredCliffordKernelNetwork",
+           "PseudoOrthogonalGroup"]

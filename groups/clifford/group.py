@@ -10,6 +10,7 @@ import torch
 
 from groups.base import Group, Rep
 from groups.clifford.algebra import CliffordAlgebra
+from groups.clifford.factored import FactoredCliffordKernelNetwork, spans_vector_subalgebra
 from groups.clifford.network import CliffordKernelNetwork
 from groups.clifford.rep import CliffordRep
 from groups.derived_reps import DerivedRepAlgebra, DirectSumRep, TensorProductRep, block_diagonal
@@ -223,7 +224,10 @@ class PseudoOrthogonalGroup(DerivedRepAlgebra, Group):
         return table.permute(2, 0, 1).reshape(1, len(c), -1)
 
     def kernel_network(self, rep_in, rep_out, attr=None, **options) -> KernelNetwork:
-        return CliffordKernelNetwork(self, rep_in, rep_out, attr, **options)
+        """:class:`FactoredCliffordKernelNetwork` when the attributes are absent or scalars (point
+        layers then sum features over neighbours), :class:`CliffordKernelNetwork` otherwise."""
+        network = FactoredCliffordKernelNetwork if spans_vector_subalgebra(attr) else CliffordKernelNetwork
+        return network(self, rep_in, rep_out, attr, **options)
 
 
 def _single_grade(rep: Rep) -> int | None:

@@ -128,12 +128,17 @@ class CliffordKernelNetwork(KernelNetwork):
                 masks.append(torch.stack(pair))
         return torch.stack(masks, dim=1)
 
+    def scalar_inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``q(x)`` ``(..., 1)`` and the scalar input channels ``[1, radial basis of q]``
+        ``(..., 1 + n_radial)``."""
+        q = (x * x * self.algebra.metric.to(device=x.device, dtype=x.dtype)).sum(-1, keepdim=True)
+        radial = torch.exp(-0.5 * ((q - self.constant("radial_centers", x)) / self.radial_width) ** 2)
+        return q, torch.cat([torch.ones_like(q), radial], dim=-1)
+
     def embed(self, x: torch.Tensor, attr: torch.Tensor | None) -> torch.Tensor:
         """Input channels ``(..., 2 + n_radial + attr fields, 2^n)``."""
         algebra = self.algebra
-        q = (x * x * algebra.metric.to(device=x.device, dtype=x.dtype)).sum(-1, keepdim=True)
-        radial = torch.exp(-0.5 * ((q - self.constant("radial_centers", x)) / self.radial_width) ** 2)
-        scalars = torch.cat([torch.ones_like(q), radial], dim=-1)
+        _, scalars = self.scalar_inputs(x)
         channels = x.new_zeros(*x.shape[:-1], 1 + scalars.shape[-1] + len(self.attr_positions), algebra.dim)
         channels[..., 0, 1 : 1 + algebra.n] = x
         channels[..., 1 : 1 + scalars.shape[-1], 0] = scalars
@@ -178,18 +183,23 @@ class CliffordKernelNetwork(KernelNetwork):
         operators = outputs.index_select(-2, self.pair_order).split(self.type_sizes, dim=-2)
         operator_weights = weights.index_select(1, self.pair_order).split(self.type_sizes, dim=1)
         left = self.algebra.left_multiplication
-        blocks, positions = [], []
+        blocks = []
         for t, (a, w) in enumerate(zip(operators, operator_weights)):
             rows, cols = getattr(self, f"rows_{t}"), getattr(self, f"cols_{t}")
             ops = a.unbind(-3)
             block = left(ops[0], w[0], rows, cols)
             if self.head_kind == "complete":
                 block = block + left(ops[1], w[1], rows, None) @ left(ops[2], w[2], None, cols)
-            blocks.append(block.flatten(-3))
-            positions.append(getattr(self, f"index_{t}").flatten())
-        flat = outputs.new_zeros(*outputs.shape[:-3], self.out_size * self.in_size)
-        flat = flat.index_copy(-1, torch.cat(positions), torch.cat(blocks, dim=-1))
-        return flat.unflatten(-1, (self.out_size, self.in_size))
+            blocks.append(block)
+        return self.assemble(blocks)
+
+    def assemble(self, blocks: list[torch.Tensor]) -> torch.Tensor:
+        """The kernel ``(..., out_size, in_size)`` from each pair type's blocks ``(..., P_t, |R|,
+        |C|)`` (one scatter, whose backward writes the full gradient once)."""
+        positions = torch.cat([getattr(self, f"index_{t}").flatten() for t in range(len(blocks))])
+        values = torch.cat([block.flatten(-3) for block in blocks], dim=-1)
+        flat = values.new_zeros(*values.shape[:-1], self.out_size * self.in_size)
+        return flat.index_copy(-1, positions, values).unflatten(-1, (self.out_size, self.in_size))
 
     def reset_parameters(self, generator=None):
         for module in self.modules():

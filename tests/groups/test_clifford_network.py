@@ -1,14 +1,16 @@
 """The Clifford kernel network: exact equivariance including boosts, finiteness on the light cone
 and at the origin, completeness of the default head and the measured gap of the single-product
-head, and the equivariance of its layers."""
+head, the equivariance of its layers, and its factored (linear-head) evaluation against the dense
+one."""
 
 import pytest
 import torch
 from conftest import LOOSER_TOLERANCE
 
-from groups import get_group
+from groups import LinearHeadKernelNetwork, get_group
+from groups.clifford import CliffordKernelNetwork, FactoredCliffordKernelNetwork
 from groups.clifford.layers import GeometricProductLayer, MultivectorGate, MultivectorLinear, MultivectorNorm
-from implicit_kernels import ImplicitKernel
+from implicit_kernels import ImplicitKernel, PointConv, radius_graph
 from implicit_kernels.analytic import implicit_rank, stabiliser_hom_dim
 from implicit_kernels.coverage_table import SIGNATURES, generic_point
 from implicit_kernels.equivariance import TOLERANCE, assert_equivariant, kernel_equivariance_error, relative_error
@@ -27,9 +29,11 @@ def mixed_reps(G):
 @pytest.mark.parametrize("signature", KERNEL_SIGNATURES, ids=name)
 @pytest.mark.parametrize("head", ["complete", "single"])
 @pytest.mark.parametrize("dtype, rapidity", [(torch.float64, 2.0), (torch.float32, 1.0)])
-def test_kernel_constraint_with_boosts(signature, head, dtype, rapidity, generator):
+@pytest.mark.parametrize("attr", ["vector", "scalars"])
+def test_kernel_constraint_with_boosts(signature, head, dtype, rapidity, attr, generator):
+    """With a vector attribute the network is evaluated densely, with scalar ones factored."""
     G = get_group(name(signature))
-    kernel = ImplicitKernel(*mixed_reps(G), attr=G.grade(1), head=head)
+    kernel = ImplicitKernel(*mixed_reps(G), attr=G.grade(1) if attr == "vector" else 2 * G.trivial, head=head)
     elements = G.sample(64, generator=generator, max_rapidity=rapidity)
     assert_equivariant(kernel, LOOSER_TOLERANCE["boosts"], dtypes=(dtype,), elements=elements)
 
@@ -167,3 +171,95 @@ def test_kernel_decays_off_the_light_cone(signature):
                 assert torch.allclose(envelope, kernel.gain.expand(4).double())
             else:
                 assert bool((envelope[1:] < envelope[:-1]).all()) and float(values[-1]) < 1e-6 * float(values[0]), kind
+
+
+# ---------------------------------------------------------------------------------------------
+# the factored evaluation
+
+
+def span_multivector(G, h, x):
+    """``alpha + beta x`` as full multivectors ``(..., C, 2^n)`` from coefficients ``h``
+    ``(..., C, 2)`` and vectors ``x`` ``(..., n)``."""
+    full = torch.zeros(*h.shape[:-1], G.algebra.dim, dtype=h.dtype)
+    full[..., 0] = h[..., 0]
+    full[..., 1 : 1 + G.n] = h[..., 1:] * x[..., None, :]
+    return full
+
+
+@pytest.mark.parametrize("signature", [(3, 0), (1, 3), (2, 1)], ids=name)
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda a: MultivectorLinear(a, 3, 4),
+        lambda a: GeometricProductLayer(a, 3, 4),
+        lambda a: MultivectorNorm(a, 3),
+        lambda a: MultivectorGate(),
+    ],
+    ids=["linear", "product", "norm", "gate"],
+)
+def test_layers_on_the_span_of_one_vector_are_the_layers(signature, layer, generator):
+    """``on_span`` on the coefficients of ``alpha + beta x`` is the layer on the multivector, and
+    its output has no other grades."""
+    G = get_group(name(signature))
+    module = layer(G.algebra).double()
+    for parameter in module.parameters():  # no zero path weights or logits by chance
+        parameter.data.normal_(generator=generator)
+    x = torch.randn(6, G.n, generator=generator, dtype=torch.float64)
+    h = torch.randn(6, 3, 2, generator=generator, dtype=torch.float64)
+    q = (x * x * G.algebra.metric).sum(-1, keepdim=True)
+    expected = module(span_multivector(G, h, x))
+    spanned = module.on_span(h, q)
+    assert (span_multivector(G, spanned, x) - expected).abs().max() <= 1e-12 * expected.abs().max()
+
+
+def shared_networks(G, rep_in, rep_out, attr, head):
+    dense = CliffordKernelNetwork(G, rep_in, rep_out, attr, head=head).double()
+    factored = FactoredCliffordKernelNetwork(G, rep_in, rep_out, attr, head=head).double()
+    factored.load_state_dict(dense.state_dict())
+    return dense, factored
+
+
+@pytest.mark.parametrize("signature", [(3, 0), (1, 3), (2, 1)], ids=name)
+@pytest.mark.parametrize("head", ["complete", "single"])
+def test_factored_network_is_the_dense_one(signature, head, generator):
+    """Same parameters, same kernel: ``forward``, ``head() @ features`` and ``head_map`` on
+    neighbour sums agree with the dense evaluation in float64, with scalar attributes."""
+    G = get_group(name(signature))
+    rep_in, rep_out = G.grade(1) + G.grades(0, 2) + G.multivector, G.multivector + G.grade(1) + G.grade(2)
+    dense, factored = shared_networks(G, rep_in, rep_out, 2 * G.trivial, head)
+    x = torch.randn(4, 5, G.n, generator=generator, dtype=torch.float64)
+    a = torch.randn(4, 5, 2, generator=generator, dtype=torch.float64)
+    expected = dense(x, a)
+    scale = expected.abs().max()
+    assert (factored(x, a) - expected).abs().max() <= 1e-12 * scale
+    flat = factored.features(x, a) @ factored.head().T
+    assert (flat.unflatten(-1, (rep_out.size, rep_in.size)) - expected).abs().max() <= 1e-12 * scale
+    v = torch.randn(4, 5, rep_in.size, generator=generator, dtype=torch.float64)
+    sums = torch.einsum("nwoi,nwi->no", expected, v)
+    mapped = factored.head_map(x)(factored.features(x, a), v)
+    assert (mapped - sums).abs().max() <= 1e-12 * sums.abs().max()
+
+
+def test_point_layers_sum_features_for_scalar_attributes_only(generator):
+    """The group builds the factored network without attributes or with scalar ones (a point
+    layer then takes its linear-head path, with the dense layer's outputs), the dense one for
+    vector attributes; the factored class refuses them."""
+    G = get_group("O(1,3)")
+    assert isinstance(G.kernel_network(G.multivector, G.grade(1)), FactoredCliffordKernelNetwork)
+    assert isinstance(G.kernel_network(G.multivector, G.grade(1), 3 * G.trivial), LinearHeadKernelNetwork)
+    assert not isinstance(G.kernel_network(G.multivector, G.grade(1), G.grade(1)), LinearHeadKernelNetwork)
+    with pytest.raises(ValueError, match="scalar attributes only"):
+        FactoredCliffordKernelNetwork(G, G.multivector, G.multivector, G.grades(0, 1))
+
+    conv = PointConv(G.multivector, G.multivector + G.grade(1), 2 * G.trivial, radius=1.5, chunk_size=64).double()
+    pos = 0.8 * torch.randn(60, 4, generator=generator, dtype=torch.float64)
+    edges = radius_graph(pos, 1.5)
+    f = torch.randn(60, G.multivector.size, generator=generator, dtype=torch.float64)
+    a = torch.randn(edges.shape[1], 2, generator=generator, dtype=torch.float64)
+    factored_out = conv(f, pos, edges, a)
+    dense = CliffordKernelNetwork(G, conv.rep_in, conv.rep_out, conv.attr_rep).double()
+    dense.load_state_dict(conv.kernel.network.state_dict())
+    conv.kernel.network = dense
+    dense_out = conv(f, pos, edges, a)
+    assert edges.shape[1] > 300  # several groups of 64 slots
+    assert (factored_out - dense_out).abs().max() <= 1e-12 * dense_out.abs().max()
