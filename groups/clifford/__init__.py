@@ -7,8 +7,8 @@ with different rep families: multivector fields here, escnn irreps there.
 """
 
 from groups.clifford.algebra import CliffordAlgebra
-from groups.clifford.group import PseudoOrthogonalGroup
 from groups.clifford.factored import FactoredCliffordKernelNetwork
+from groups.clifford.group import PseudoOrthogonalGroup
 from groups.clifford.network import CliffordKernelNetwork
 from groups.clifford.rep import CliffordRep
 from groups.registry import register_pattern

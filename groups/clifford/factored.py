@@ -43,7 +43,8 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
     def __init__(self, group, rep_in, rep_out, attr=None, **options):
         super().__init__(group, rep_in, rep_out, attr, **options)
         if not spans_vector_subalgebra(attr):
-            raise ValueError(f"the factored Clifford kernel takes scalar attributes only (grade 0 fields), got {attr!r}")
+            raise ValueError(f"the factored Clifford kernel takes scalar attributes only (grade-0 fields), "
+                             f"got {attr!r}")
         n = self.algebra.n
         self.features_per_pair = 1 + n if self.head_kind == "single" else 2 + 3 * n + n * (n + 1) // 2
         self.feature_size = self.n_pairs * self.features_per_pair
@@ -71,15 +72,14 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
         """``phi_p`` per pair (see the module docstring), pairs in ``pair_order``:
         ``(..., pairs * features_per_pair)``."""
         outputs = self.span_outputs(x, attr)
-        a, d = outputs[..., 0], outputs[..., 1]  # (..., operators, pairs)
+        a, d = outputs[..., 0, None], outputs[..., 1, None]  # (..., operators, pairs, 1): a, a'
         linear = x[..., None, :]
         if self.head_kind == "single":
-            parts = [a[..., 0, :, None], d[..., 0, :, None] * linear]
+            parts = [a[..., 0, :, :], d[..., 0, :, :] * linear]
         else:
+            (a1, a2, a3), (d1, d2, d3) = a.unbind(-3), d.unbind(-3)
             quadratic = (x[..., self.upper[0]] * x[..., self.upper[1]])[..., None, :]
-            parts = [a[..., 0, :, None], (a[..., 1, :] * a[..., 2, :])[..., None], d[..., 0, :, None] * linear,
-                     (a[..., 1, :] * d[..., 2, :])[..., None] * linear, (d[..., 1, :] * a[..., 2, :])[..., None] * linear,
-                     (d[..., 1, :] * d[..., 2, :])[..., None] * quadratic]
+            parts = [a1, a2 * a3, d1 * linear, a2 * d3 * linear, d2 * a3 * linear, d2 * d3 * quadratic]
         return torch.cat(parts, dim=-1).flatten(-2)
 
     def type_heads(self, like: torch.Tensor) -> list[torch.Tensor]:
