@@ -224,10 +224,7 @@ def load_member(model: str, checkpoint: str) -> nn.Module:
     return member.eval()
 
 
-# half the hidden channels (8 scalars, 4 vectors): the Clifford head forms three multivector
-# operators for each of the 768 field pairs of a full-width layer (5 s per batch of 100 systems
-# against 0.9 s at half width, one thread), so its side-by-side row runs at half width, next to the
-# implicit O(3) model at the same width
+# half the hidden channels (8 scalars, 4 vectors)
 SMALL = {"scalars": 8, "vectors": 4}
 
 # the steerable networks: registry group and options of SteerableNBody
@@ -244,7 +241,7 @@ STEERABLE = {
     "implicit-o3-nodes": {"group": "O(3)", "node_scalars": True},
 }
 # networks that also run with moving positions, as "<name>-moving"
-MOVING = ("implicit-o3", "implicit-so3", "analytic-o3", "implicit-o3-small", "clifford-o3-small")
+MOVING = ("implicit-o3", "implicit-so3", "analytic-o3", "implicit-o3-small", "clifford-o3", "clifford-o3-small")
 # the half-width moving network with messages bilinear in both nodes' features, instead of the
 # convolution's ("product-") or added to them ("both-")
 PRODUCT_MESSAGES = ("product", "both")

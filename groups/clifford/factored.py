@@ -14,11 +14,14 @@ with constant operators ``D_w``, ``E_wm`` of the learned path weights. With the 
           + sum_m x_m (a1' E1m + a2 a3' D2 E3m + a2' a3 E2m D3)
           + sum_{m <= l} x_m x_l a2' a3' (E2m E3l + E2l E3m, or E2m E3m when m = l),
 
-so ``vec K_p = H_p phi_p``: invariant coefficients times monomials of ``x`` as features
-(``2 + 3n + n(n+1)/2`` of them per pair; ``1 + n`` for the single head ``K_p = L1(A1)``) and a head
-``H_p`` built from the path weights once per call. Point layers sum ``phi (x) input`` over
-neighbours and apply the head per node; no ``(2^n, 2^n)`` operator is formed per edge. The
-parameters and the function are those of the dense evaluation, so state dicts are interchangeable.
+so ``vec K_p = H_p phi_p``: invariant coefficients times monomials of ``x`` as features (at most
+``2 + 3n + n(n+1)/2`` per pair; ``1 + n`` for the single head ``K_p = L1(A1)``) and a head ``H_p``
+built from the path weights once per call. Columns of ``H_p`` that vanish for every path weight
+between the pair's grades (``E1m`` between two scalars, the ``m != l`` products between a scalar
+and a scalar, ...) are dropped with their features, found once at construction with random path
+weights. Point layers sum ``phi (x) input`` over neighbours and apply the head per node; no
+``(2^n, 2^n)`` operator is formed per edge. The parameters and the function are those of the dense
+evaluation, so state dicts are interchangeable.
 """
 
 from __future__ import annotations
@@ -38,7 +41,11 @@ def spans_vector_subalgebra(attr: CliffordRep | None) -> bool:
 
 class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwork):
     """:class:`~groups.clifford.network.CliffordKernelNetwork` (same arguments and parameters)
-    evaluated as ``vec K = head() @ features(x, a)``; ``attr`` must be absent or scalar fields."""
+    evaluated as ``vec K = head() @ features(x, a)``; ``attr`` must be absent or scalar fields.
+
+    The columns of the expansion are numbered ``[1 | a2 a3 | a1' x_m | a2 a3' x_m | a2' a3 x_m |
+    a2' a3' x_m x_l (m <= l)]`` (the first and third group only for the single head); each pair
+    type ``t`` keeps the columns ``columns_t`` on which its head can be non-zero."""
 
     def __init__(self, group, rep_in, rep_out, attr=None, **options):
         super().__init__(group, rep_in, rep_out, attr, **options)
@@ -46,17 +53,37 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
             raise ValueError(f"the factored Clifford kernel takes scalar attributes only (grade-0 fields), "
                              f"got {attr!r}")
         n = self.algebra.n
-        self.features_per_pair = 1 + n if self.head_kind == "single" else 2 + 3 * n + n * (n + 1) // 2
-        self.feature_size = self.n_pairs * self.features_per_pair
         upper = torch.triu_indices(n, n)
         self.register_buffer("upper", upper, persistent=False)
         # E2m E3l + E2l E3m counts the diagonal m = l twice
         self.register_constant("diagonal_halves", 1 - 0.5 * (upper[0] == upper[1]).double())
         self.register_constant("units", torch.eye(self.algebra.dim)[: 1 + n])  # 1, e_1, .., e_n
+        # every column as (coefficient, monomial): coefficients [a1, a1', a2 a3, a2 a3', a2' a3, a2' a3']
+        # and monomials [1, x_1 .. x_n, x_m x_l (m <= l)]
+        constant, linear, quadratic = [0], list(range(1, n + 1)), list(range(n + 1, n + 1 + len(upper[0])))
+        groups = [(0, constant), (1, linear)]
+        if self.head_kind == "complete":
+            groups = [(0, constant), (2, constant), (1, linear), (3, linear), (4, linear), (5, quadratic)]
+        column_coefficient = torch.tensor([c for c, monomials in groups for _ in monomials])
+        column_monomial = torch.tensor([m for _, monomials in groups for m in monomials])
+        probe = torch.randn(self.paths.mask.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        self.type_columns, coefficient_index, monomial_index = [], [], []
+        pairs = self.pair_order.split(self.type_sizes)
+        for t, head in enumerate(self.type_heads(self.radial_centers, probe * self.paths.mask)):
+            size = head.abs().amax(dim=(0, 2, 3))
+            kept = (size > 1e-10 * size.max()).nonzero().flatten()
+            self.register_buffer(f"columns_{t}", kept, persistent=False)
+            self.type_columns.append(len(kept))
+            coefficient_index.append((pairs[t][:, None] * len(groups) + column_coefficient[kept]).flatten())
+            monomial_index.append(column_monomial[kept].repeat(len(pairs[t])))
+        # feature f is coefficients.flatten(-2)[coefficient_index[f]] * monomials[monomial_index[f]]
+        self.register_buffer("coefficient_index", torch.cat(coefficient_index), persistent=False)
+        self.register_buffer("monomial_index", torch.cat(monomial_index), persistent=False)
+        self.type_features = [pairs * columns for pairs, columns in zip(self.type_sizes, self.type_columns)]
+        self.feature_size = sum(self.type_features)
 
     def span_outputs(self, x: torch.Tensor, attr: torch.Tensor | None) -> torch.Tensor:
-        """The output multivectors ``a + a' x`` as ``(..., operators, pairs, 2)`` coefficients,
-        pairs in ``pair_order``."""
+        """The output multivectors ``a + a' x`` as ``(..., operators, pairs, 2)`` coefficients."""
         q, scalars = self.scalar_inputs(x)
         if attr is not None:
             scalars = torch.cat([scalars, attr], dim=-1)
@@ -65,27 +92,27 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
         h = torch.stack([alpha, beta], dim=-1)
         for layer in self.body:
             h = layer.on_span(h, q)
-        outputs = self.output.on_span(h).unflatten(-2, (self.n_operators, self.n_pairs))
-        return outputs.index_select(-2, self.pair_order)
+        return self.output.on_span(h).unflatten(-2, (self.n_operators, self.n_pairs))
 
     def features(self, x, attr=None):
-        """``phi_p`` per pair (see the module docstring), pairs in ``pair_order``:
-        ``(..., pairs * features_per_pair)``."""
-        outputs = self.span_outputs(x, attr)
-        a, d = outputs[..., 0, None], outputs[..., 1, None]  # (..., operators, pairs, 1): a, a'
-        linear = x[..., None, :]
+        """``phi_p`` per pair, the kept columns of its type, pairs in ``pair_order``:
+        ``(..., feature_size)``."""
+        a, d = self.span_outputs(x, attr).unbind(-1)  # (..., operators, pairs): a, a'
         if self.head_kind == "single":
-            parts = [a[..., 0, :, :], d[..., 0, :, :] * linear]
+            coefficients = torch.stack([a[..., 0, :], d[..., 0, :]], dim=-1)
         else:
-            (a1, a2, a3), (d1, d2, d3) = a.unbind(-3), d.unbind(-3)
-            quadratic = (x[..., self.upper[0]] * x[..., self.upper[1]])[..., None, :]
-            parts = [a1, a2 * a3, d1 * linear, a2 * d3 * linear, d2 * a3 * linear, d2 * d3 * quadratic]
-        return torch.cat(parts, dim=-1).flatten(-2)
+            (a1, a2, a3), (d1, d2, d3) = a.unbind(-2), d.unbind(-2)
+            coefficients = torch.stack([a1, d1, a2 * a3, a2 * d3, d2 * a3, d2 * d3], dim=-1)
+        monomials = torch.cat([torch.ones_like(x[..., :1]), x, x[..., self.upper[0]] * x[..., self.upper[1]]], dim=-1)
+        # advanced indexing: a gather along the last dimension, faster there than index_select
+        return coefficients.flatten(-2)[..., self.coefficient_index] * monomials[..., self.monomial_index]
 
-    def type_heads(self, like: torch.Tensor) -> list[torch.Tensor]:
-        """Per pair type ``t``, ``H_t`` ``(P_t, features_per_pair, |R_t|, |C_t|)`` in ``like``'s
-        dtype: the columns of the module docstring's expansion, restricted to the type's blades."""
-        weights = self.paths().to(like.dtype).index_select(1, self.pair_order).split(self.type_sizes, dim=1)
+    def type_heads(self, like: torch.Tensor, path_weights: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Per pair type ``t``, ``H_t`` ``(P_t, columns, |R_t|, |C_t|)`` in ``like``'s dtype: the
+        kept columns of the expansion (all of them while they are being found, given
+        ``path_weights``; default: the module's), restricted to the type's blades."""
+        weights = self.paths() if path_weights is None else path_weights
+        weights = weights.to(like.dtype).index_select(1, self.pair_order).split(self.type_sizes, dim=1)
         units = self.constant("units", like)
         left = self.algebra.left_multiplication
         heads = []
@@ -100,7 +127,8 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
                 symmetric = (products + products.transpose(1, 2))[:, self.upper[0], self.upper[1]]
                 halves = self.constant("diagonal_halves", like)[None, :, None, None]
                 columns = [columns[0], d2 @ d3, columns[1], d2 @ e3, e2 @ d3, symmetric * halves]
-            heads.append(torch.cat(columns, dim=1))
+            head = torch.cat(columns, dim=1)
+            heads.append(head if path_weights is not None else head.index_select(1, getattr(self, f"columns_{t}")))
         return heads
 
     def head(self) -> torch.Tensor:
@@ -108,32 +136,39 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
         fills its own block)."""
         like = self.radial_centers
         dense = like.new_zeros(self.out_size * self.in_size, self.feature_size)
-        features, start = torch.arange(self.features_per_pair), 0
+        start = 0
         for t, head in enumerate(self.type_heads(like)):
-            pairs = head.shape[0]
+            pairs, columns = head.shape[:2]
             rows = getattr(self, f"index_{t}").flatten(1)  # (P, R C)
-            cols = (start + torch.arange(pairs))[:, None] * self.features_per_pair + features
+            cols = start + torch.arange(pairs * columns).reshape(pairs, columns)
             dense[rows[:, :, None], cols[:, None, :]] = head.flatten(2).transpose(1, 2)
-            start += pairs
+            start += pairs * columns
         return dense
 
-    def _type_features(self, phi: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """``(..., feature_size)`` -> per type ``(..., P_t, features_per_pair)``."""
-        return phi.unflatten(-1, (self.n_pairs, self.features_per_pair)).split(self.type_sizes, dim=-2)
+    def _type_features(self, phi: torch.Tensor) -> list[torch.Tensor]:
+        """``(..., feature_size)`` -> per type ``(..., P_t, columns_t)``."""
+        return [part.unflatten(-1, (pairs, columns)) for part, pairs, columns
+                in zip(phi.split(self.type_features, dim=-1), self.type_sizes, self.type_columns)]
 
     def head_map(self, like):
-        """Pair by pair: ``A_p = sum_e phi_p[e] v_e[C_p]^T`` ``(F, |C|)`` for the pair's input
-        blades, then ``out[R_p] += H_p . A_p``, batched over the pairs of each type."""
-        heads = self.type_heads(like)
-        index = [getattr(self, f"index_{t}") for t in range(len(heads))]
-        out_positions = [i[:, :, 0] // self.in_size for i in index]  # (P, R)
-        in_positions = [i[:, 0, :] % self.in_size for i in index]  # (P, C)
+        """Per pair type, whose pairs are every out field ``o`` times every in field ``i`` with its
+        blades (``P_t = O_t I_t``): ``A[i, o] = sum_e phi_oi[e] v_e[C_i]^T`` ``(F, |C|)``, one
+        batched product per node and in field, then ``out[R_o] += sum_i H_oi . A[i, o]``, one per out
+        field."""
+        plans = []
+        for t, head in enumerate(self.type_heads(like)):
+            index = getattr(self, f"index_{t}")  # (P, R, C)
+            out_rows, in_cols = index[:, :, 0] // self.in_size, index[:, 0, :] % self.in_size
+            fields_out = len(torch.unique(out_rows[:, 0]))
+            fields_in = head.shape[0] // fields_out
+            plans.append((head.unflatten(0, (fields_out, fields_in)), out_rows[::fields_in].flatten(),
+                          in_cols[:fields_in]))
 
         def apply(phi: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
             out = v.new_zeros(v.shape[0], self.out_size)
-            for head, features, rows, cols in zip(heads, self._type_features(phi), out_positions, in_positions):
-                sums = torch.einsum("nwpf,nwpc->npfc", features, v[..., cols])
-                out = out.index_add(1, rows.flatten(), torch.einsum("npfc,pfrc->npr", sums, head).flatten(1))
+            for (head, rows, cols), features in zip(plans, self._type_features(phi)):
+                sums = torch.einsum("nwoif,nwic->niofc", features.unflatten(2, head.shape[:2]), v[..., cols])
+                out = out.index_add(1, rows, torch.einsum("niofc,oifrc->nor", sums, head).flatten(1))
             return out
 
         return apply
