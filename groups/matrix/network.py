@@ -160,6 +160,8 @@ class MatrixKernelNetwork(LinearHeadKernelNetwork):
         self._map_inputs = [list(range(len(b.maps))) + attr_input for b in blocks]
         self.n_coefficients = [sum(counts) for counts in self._map_counts]
         self._block_slices = [(b.out_slice, b.in_slice) for b in blocks]
+        # the features of blocks with the same input part are contiguous (head_map contracts them at once)
+        self._feature_order = sorted(range(len(blocks)), key=lambda index: blocks[index].in_slice.start)
         self.feature_size = sum(m.shape[0] * m.shape[2] for b in blocks for m in b.maps)
         if attr is not None:
             self.feature_size += sum(len(b.attr_maps) * attr.size for b in blocks)
@@ -206,10 +208,12 @@ class MatrixKernelNetwork(LinearHeadKernelNetwork):
 
     def features(self, x, attr=None):
         """``phi = [c_j(s) y_f]`` per block and map ``j`` of degree ``k`` (``y`` the degree-``k``
-        monomials of ``x``, or the attributes), block by block: ``(..., feature_size)``."""
+        monomials of ``x``, or the attributes), block by block in ``_feature_order`` (blocks of
+        the same input part together): ``(..., feature_size)``."""
         coefficients, inputs = self._covariants(x, attr)
         parts = []
-        for index, c in enumerate(coefficients):
+        for index in self._feature_order:
+            c = coefficients[index]
             for c_k, k in zip(c.split(self._map_counts[index], dim=-1), self._map_inputs[index]):
                 parts.append((c_k[..., :, None] * inputs[k][..., None, :]).flatten(-2))
         return torch.cat(parts, dim=-1) if parts else x.new_zeros(*x.shape[:-1], 0)
@@ -219,37 +223,40 @@ class MatrixKernelNetwork(LinearHeadKernelNetwork):
         block fills its own rows)."""
         like = self.radial_centers
         sizes = [(o.stop - o.start) * (i.stop - i.start) for o, i in self._block_slices]
+        rows = self.block_index.split(sizes)
         columns = []
-        for index, rows in enumerate(self.block_index.split(sizes)):
+        for index in self._feature_order:
             for maps in self._block_maps(index, like):
                 dense = like.new_zeros(self.out_size * self.in_size, maps.shape[0] * maps.shape[2])
-                dense[rows] = maps.transpose(0, 1).flatten(1)
+                dense[rows[index]] = maps.transpose(0, 1).flatten(1)
                 columns.append(dense)
         return torch.cat(columns, dim=1) if columns else like.new_zeros(self.out_size * self.in_size, 0)
 
     def head_map(self, like):
-        """The head block by block, never forming it densely: for each block (outputs ``o`` and
-        inputs ``i`` of one pair of parts), ``a = phi_block^T v_block`` and ``out[o] +=
-        sum_{j, f, i} map[j, (o, i), f] a[(j, f), i]``. Features and inputs are cut with ``split``
-        (slices would make autograd zero-fill full-size gradients)."""
-        blocks, block_sizes = [], []
-        for index, (out_slice, in_slice) in enumerate(self._block_slices):
+        """The head per input part ``i``, never over all inputs: the features of the blocks
+        ``(o, i)`` (contiguous in ``_feature_order``) give ``a = phi_i^T v_i`` ``(F_i, |i|)`` in
+        one product, and one matrix ``(F_i |i|, out_size)`` holding every block's maps maps it to
+        the outputs. Features and inputs are cut with ``split`` (slices would make autograd
+        zero-fill full-size gradients)."""
+        parts: dict[int, list[torch.Tensor]] = {}  # in part's start -> matrices (F_block, |i|, out_size)
+        for index in self._feature_order:
+            out_slice, in_slice = self._block_slices[index]
             shape = (out_slice.stop - out_slice.start, in_slice.stop - in_slice.start)
-            maps = [m.unflatten(1, shape) for m in self._block_maps(index, like)]
-            blocks.append((out_slice.start, in_slice.start, maps))
-            block_sizes.append(sum(m.shape[0] * m.shape[-1] for m in maps))
-        in_starts = sorted({in_slice.start for _, in_slice in self._block_slices})
-        in_sizes = [b - a for a, b in zip(in_starts, in_starts[1:] + [self.in_size])]
+            for maps in self._block_maps(index, like):  # (m, out x in, f): features (j, f), row-major
+                block = maps.unflatten(1, shape).permute(0, 3, 2, 1).flatten(0, 1)  # (m f, in, out)
+                dense = like.new_zeros(*block.shape[:2], self.out_size)
+                dense[..., out_slice] = block
+                parts.setdefault(in_slice.start, []).append(dense)
+        starts = list(parts)
+        in_sizes = [b - a for a, b in zip(starts, starts[1:] + [self.in_size])]
+        matrices = [torch.cat(parts[start]) for start in starts]
 
         def apply(phi: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-            inputs = dict(zip(in_starts, v.split(in_sizes, dim=-1)))
-            sums: dict[int, torch.Tensor] = {}
-            for (out_start, in_start, maps), features in zip(blocks, phi.split(block_sizes, dim=-1)):
-                a = features.transpose(-1, -2) @ inputs[in_start]
-                for m, part in zip(maps, a.split([m.shape[0] * m.shape[-1] for m in maps], dim=-2)):
-                    term = torch.einsum("njfi,joif->no", part.unflatten(-2, (m.shape[0], m.shape[-1])), m)
-                    sums[out_start] = sums[out_start] + term if out_start in sums else term
-            return torch.cat([sums[key] for key in sorted(sums)], dim=-1)
+            out = v.new_zeros(v.shape[0], self.out_size)
+            features = phi.split([len(m) for m in matrices], dim=-1)
+            for f, inputs, matrix in zip(features, v.split(in_sizes, dim=-1), matrices):
+                out = out + (f.transpose(-1, -2) @ inputs).flatten(1) @ matrix.flatten(0, 1)
+            return out
 
         return apply
 
