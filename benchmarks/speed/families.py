@@ -2,14 +2,16 @@
 
 One ``PointConv`` per family with about the same number of channels in and out, on uniform
 points in a cube of ``R^n`` sized for about :data:`~benchmarks.speed.cases.NEIGHBOURS` points per
-ball of radius 1, and their radius graph. Times are medians of interleaved repeats
+ball of radius 1, and their radius graph: about 18 channels on 4096 points (:data:`CASES`) and 64
+channels on 1024 points (:data:`WIDE_CASES`). Times are medians of interleaved repeats
 (:func:`benchmarks.speed.cases.time_layers`; a step over 2 s is timed once), the training step
 being forward+backward with loss ``sum(y^2)``; ratios are to the compact O(3) layer in the same
 run. Peak memory of one training step is measured in a fresh process per layer. Writes
 ``results/families_cpu.json`` and the ``speed-families`` section of ``benchmarks/speed/RESULTS.md``.
 
 Options: ``--quick`` (few points, no memory, for the smoke test), ``--threads`` (default 1),
-``--out``, ``--results`` (``-`` for none).
+``--points`` (of the first table; the wide one takes a quarter), ``--out``, ``--results`` (``-`` for
+none).
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ CASES = [
     ("matrix SO+(1,3)-mat", "SO+(1,3)-mat", "2*T(0,0)+T(2,0)"),
     ("Clifford O(1,3)", "O(1,3)", "multivector"),
 ]
+# 64 channels; the first row is the reference
+WIDE_CASES = [
+    ("compact O(3)", "O(3)", "10*irrep(0,0)+4*irrep(1,1)+2*irrep(0,2)+2*irrep(1,3)+2*irrep(0,4)"),
+    ("Clifford O(3,0)", "O(3,0)", "8*multivector"),
+    ("Clifford O(1,3)", "O(1,3)", "4*multivector"),
+]
 
 
 def inputs(group: str, fields: str, points: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -69,13 +77,13 @@ def training_step_peak_mb(group: str, fields: str, points: int) -> float:
     return peak_rss_mb(lambda: conv(f, pos, edge_index).square().sum().backward())
 
 
-def run(points: int, repeats: int, threads: int, memory: bool) -> list[dict]:
-    data = {name: inputs(group, fields, points) for name, group, fields in CASES}
+def run(cases: list[tuple[str, str, str]], points: int, repeats: int, threads: int, memory: bool) -> list[dict]:
+    data = {name: inputs(group, fields, points) for name, group, fields in cases}
     builders = {name: (lambda group=group, fields=fields, e=data[name][2]: layer(group, fields, e.shape[1], points))
-                for name, group, fields in CASES}
+                for name, group, fields in cases}
     rows = time_layers("families", builders, data, repeats, torch.device("cpu"))
     out = []
-    for row, (name, group, fields) in zip(rows, CASES):
+    for row, (name, group, fields) in zip(rows, cases):
         peak = None
         if memory:
             call = [sys.executable, "-m", "benchmarks.speed.families", "--threads", str(threads),
@@ -87,23 +95,31 @@ def run(points: int, repeats: int, threads: int, memory: bool) -> list[dict]:
     return out
 
 
-def markdown(results: dict) -> str:
-    rows = results["rows"]
+def table(rows: list[dict]) -> list[str]:
+    """Rows with their ratios to the first."""
     reference = rows[0]
-    lines = [
-        *command.header(results),
-        wrap(f"`PointConv` on {results['points']} uniform points of `R^n`, radius graph of about {NEIGHBOURS} "
-             "neighbours per unit ball; the same fields in and out. Ratios to the compact O(3) layer."),
-        "",
-        "| layer | fields (channels) | edges | fwd+bwd ms | / compact | peak MB | / compact |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
+    lines = ["| layer | fields (channels) | edges | fwd+bwd ms | / compact | peak MB | / compact |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         memory = "- | -" if r["peak_mb"] is None else (
             f"{r['peak_mb']:.0f} | {r['peak_mb'] / reference['peak_mb']:.2f}x")
         lines.append(f"| {r['layer']} | `{r['fields']}` ({r['channels']}) | {r['edges']} | {r['train_ms']:.0f} | "
                      f"{r['train_ms'] / reference['train_ms']:.2f}x | {memory} |")
-    return "\n".join(lines)
+    return lines
+
+
+def markdown(results: dict) -> str:
+    return "\n".join([
+        *command.header(results),
+        wrap(f"`PointConv` on {results['points']} uniform points of `R^n`, radius graph of about {NEIGHBOURS} "
+             "neighbours per unit ball; the same fields in and out. Ratios to the compact O(3) layer."),
+        "",
+        *table(results["rows"]),
+        "",
+        f"The same at 64 channels on {results['wide_points']} points:",
+        "",
+        *table(results["wide_rows"]),
+    ])
 
 
 def main(argv: list[str] | None = None) -> dict | None:
@@ -117,9 +133,11 @@ def main(argv: list[str] | None = None) -> dict | None:
         print(json.dumps(training_step_peak_mb(*args.measure, points)))
         return None
     start = time.perf_counter()
-    rows = run(points, 1 if args.quick else 5, args.threads, memory=not args.quick)
+    repeats = 1 if args.quick else 5
+    rows = run(CASES, points, repeats, args.threads, memory=not args.quick)
+    wide_rows = run(WIDE_CASES, points // 4, repeats, args.threads, memory=not args.quick)
     results = {**run_record("python -m benchmarks.speed.families", argv, args.threads, start),
-               "points": points, "rows": rows}
+               "points": points, "rows": rows, "wide_points": points // 4, "wide_rows": wide_rows}
     command.publish(results, markdown(results), args, "families_cpu", SECTION, "Every family's point convolution")
     return results
 

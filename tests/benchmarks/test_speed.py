@@ -114,11 +114,14 @@ def test_families_quick_run_times_every_family_on_its_own_cloud(tmp_path):
 
     results_md = tmp_path / "RESULTS.md"
     results_md.write_text("# Results\n")
-    results = families.main(["--quick", "--points", "64", "--out", str(tmp_path), "--results", str(results_md)])
+    results = families.main(["--quick", "--points", "128", "--out", str(tmp_path), "--results", str(results_md)])
     assert [r["layer"] for r in results["rows"]] == [name for name, _, _ in families.CASES]
-    for row in results["rows"]:
+    assert [r["layer"] for r in results["wide_rows"]] == [name for name, _, _ in families.WIDE_CASES]
+    assert [r["channels"] for r in results["wide_rows"]] == [64] * len(families.WIDE_CASES)
+    for row in results["rows"] + results["wide_rows"]:
         assert row["train_ms"] > 0 and row["edges"] > 0 and row["peak_mb"] is None
-    assert results_md.read_text().count("<!-- speed-families:begin -->") == 1
+    text = results_md.read_text()
+    assert text.count("<!-- speed-families:begin -->") == 1 and "The same at 64 channels on 32 points" in text
 
 
 def test_grids_quick_run_times_every_case_against_the_plain_convolution(tmp_path, monkeypatch):
