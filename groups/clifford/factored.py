@@ -43,7 +43,7 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
     """:class:`~groups.clifford.network.CliffordKernelNetwork` (same arguments and parameters)
     evaluated as ``vec K = head() @ features(x, a)``; ``attr`` must be absent or scalar fields.
 
-    The columns of the expansion are numbered ``[1 | a2 a3 | a1' x_m | a2 a3' x_m | a2' a3 x_m |
+    The columns of the expansion are numbered ``[a1 | a2 a3 | a1' x_m | a2 a3' x_m | a2' a3 x_m |
     a2' a3' x_m x_l (m <= l)]`` (the first and third group only for the single head); each pair
     type ``t`` keeps the columns ``columns_t`` on which its head can be non-zero."""
 
@@ -79,8 +79,8 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
         # feature f is coefficients.flatten(-2)[coefficient_index[f]] * monomials[monomial_index[f]]
         self.register_buffer("coefficient_index", torch.cat(coefficient_index), persistent=False)
         self.register_buffer("monomial_index", torch.cat(monomial_index), persistent=False)
-        self.type_features = [pairs * columns for pairs, columns in zip(self.type_sizes, self.type_columns)]
-        self.feature_size = sum(self.type_features)
+        self.type_feature_sizes = [pairs * columns for pairs, columns in zip(self.type_sizes, self.type_columns)]
+        self.feature_size = sum(self.type_feature_sizes)
 
     def span_outputs(self, x: torch.Tensor, attr: torch.Tensor | None) -> torch.Tensor:
         """The output multivectors ``a + a' x`` as ``(..., operators, pairs, 2)`` coefficients."""
@@ -148,7 +148,7 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
     def _type_features(self, phi: torch.Tensor) -> list[torch.Tensor]:
         """``(..., feature_size)`` -> per type ``(..., P_t, columns_t)``."""
         return [part.unflatten(-1, (pairs, columns)) for part, pairs, columns
-                in zip(phi.split(self.type_features, dim=-1), self.type_sizes, self.type_columns)]
+                in zip(phi.split(self.type_feature_sizes, dim=-1), self.type_sizes, self.type_columns)]
 
     def head_map(self, like):
         """Per pair type, whose pairs are every out field ``o`` times every in field ``i`` with its
