@@ -62,12 +62,17 @@ class HomBasis(ConstantsModule):
                 pairs.setdefault((psi, phi), []).append((rows, to_layout[column:column + block].numpy()))
                 column += block
         self.pair_count = len(pairs)
-        rows = []
+        rows, coordinates = [], []
+        self._pair_shapes: list[tuple[int, int]] = []  # per pair type: (blocks, psi.size * phi.size)
         for t, ((psi, phi), blocks) in enumerate(pairs.items()):
             self.register_constant(f"cg_{t}", _irrep_tensor(psi, phi)[1])
-            self.register_buffer(f"coordinates_{t}", torch.as_tensor(np.stack([c for _, c in blocks])),
-                                 persistent=False)
+            coordinates.append(np.stack([c for _, c in blocks]))
+            self._pair_shapes.append(coordinates[-1].shape)
             rows.extend(r for r, _ in blocks)
+        # the coordinates every pair type takes from h, gathered at once (a gather per type would
+        # each zero-fill a gradient of h's full size in the backward pass)
+        self.register_buffer("coordinates", torch.as_tensor(np.concatenate([c.reshape(-1) for c in coordinates])),
+                             persistent=False)
         # vec K = (the pairs' blocks, stacked)[order]
         self.register_buffer("order", torch.argsort(torch.as_tensor(np.concatenate(rows))), persistent=False)
         self.outer = not (_is_identity(rep_out.change_of_basis) and _is_identity(rep_in.change_of_basis))
@@ -76,8 +81,9 @@ class HomBasis(ConstantsModule):
             self.register_constant("q_in_inverse", np.linalg.inv(rep_in.change_of_basis))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        blocks = [self.constant(f"cg_{t}", h) @ h[getattr(self, f"coordinates_{t}")]
-                  for t in range(self.pair_count)]
+        gathered = h[self.coordinates].split([blocks * size for blocks, size in self._pair_shapes])
+        blocks = [self.constant(f"cg_{t}", h) @ part.unflatten(0, shape)
+                  for t, (part, shape) in enumerate(zip(gathered, self._pair_shapes))]
         vec = torch.cat([block.reshape(-1, h.shape[-1]) for block in blocks])[self.order]
         if not self.outer:
             return vec

@@ -116,12 +116,17 @@ class IrrepLinear(ConstantsModule):
         ref = next(iter(self.weights.values()), None)
         dtype = ref.dtype if ref is not None else torch.get_default_dtype()
         device = ref.device if ref is not None else None
-        weight = torch.zeros(self.layout_out.size, self.layout_in.size, dtype=dtype, device=device)
-        for key, out_slice, in_slice, m_in, d in self._paths:
+        weight = torch.zeros(self.layout_out.size * self.layout_in.size, dtype=dtype, device=device)
+        blocks, positions = [], []
+        for key, out_slice, in_slice, _, _ in self._paths:
             endo = self.constant(f"endo_{key}", weight)
-            block = torch.einsum("oib,bde->odie", self.weights[key], endo)
-            weight[out_slice, in_slice] = block.reshape(-1, m_in * d)
-        return weight
+            blocks.append(torch.einsum("oib,bde->odie", self.weights[key], endo).flatten())
+            rows = torch.arange(out_slice.start, out_slice.stop, device=device)
+            positions.append((rows[:, None] * self.layout_in.size
+                              + torch.arange(in_slice.start, in_slice.stop, device=device)).flatten())
+        if blocks:  # one scatter: slice assignments would each copy the whole gradient in the backward pass
+            weight = weight.index_copy(0, torch.cat(positions), torch.cat(blocks))
+        return weight.view(self.layout_out.size, self.layout_in.size)
 
     def dense_bias(self) -> torch.Tensor | None:
         """The bias as a ``(layout_out.size,)`` vector (zero outside the trivial block)."""
