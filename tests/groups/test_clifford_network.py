@@ -101,8 +101,7 @@ def test_bad_reps_and_options_are_rejected():
 # ---------------------------------------------------------------------------------------------
 # layers
 
-
-@pytest.mark.parametrize(
+EVERY_LAYER = pytest.mark.parametrize(
     "layer",
     [
         lambda a: MultivectorLinear(a, 3, 4),
@@ -112,6 +111,9 @@ def test_bad_reps_and_options_are_rejected():
     ],
     ids=["linear", "product", "norm", "gate"],
 )
+
+
+@EVERY_LAYER
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_layers_commute_with_the_action(layer, dtype, generator):
     G = get_group("O(1,3)")
@@ -187,16 +189,7 @@ def span_multivector(G, h, x):
 
 
 @pytest.mark.parametrize("signature", [(3, 0), (1, 3), (2, 1)], ids=name)
-@pytest.mark.parametrize(
-    "layer",
-    [
-        lambda a: MultivectorLinear(a, 3, 4),
-        lambda a: GeometricProductLayer(a, 3, 4),
-        lambda a: MultivectorNorm(a, 3),
-        lambda a: MultivectorGate(),
-    ],
-    ids=["linear", "product", "norm", "gate"],
-)
+@EVERY_LAYER
 def test_layers_on_the_span_of_one_vector_are_the_layers(signature, layer, generator):
     """``on_span`` on the coefficients of ``alpha + beta x`` is the layer on the multivector, and
     its output has no other grades."""
