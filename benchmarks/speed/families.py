@@ -29,6 +29,7 @@ import torch
 from benchmarks.results import run_record, wrap
 from benchmarks.speed import command
 from benchmarks.speed.cases import NEIGHBOURS, POINT_RADIUS, time_layers
+from benchmarks.speed.peers import OUR_FIELDS, WIDE_FIELDS
 from groups import get_group
 from implicit_kernels import PointConv, radius_graph
 from implicit_kernels.measure import peak_rss_mb
@@ -38,7 +39,7 @@ SECTION = "speed-families"
 
 # (row name, group, fields); the first row is the reference
 CASES = [
-    ("compact O(3)", "O(3)", "2*irrep(0,0)+2*irrep(1,1)+2*irrep(0,2)"),
+    ("compact O(3)", "O(3)", OUR_FIELDS),
     ("matrix O(3)-mat", "O(3)-mat", "3*T(0,0)+2*T(1,0)+T(2,0)"),
     ("Clifford O(3,0)", "O(3,0)", "2*multivector"),
     ("matrix SO+(1,3)-mat", "SO+(1,3)-mat", "2*T(0,0)+T(2,0)"),
@@ -46,7 +47,7 @@ CASES = [
 ]
 # 64 channels; the first row is the reference
 WIDE_CASES = [
-    ("compact O(3)", "O(3)", "10*irrep(0,0)+4*irrep(1,1)+2*irrep(0,2)+2*irrep(1,3)+2*irrep(0,4)"),
+    ("compact O(3)", "O(3)", WIDE_FIELDS),
     ("Clifford O(3,0)", "O(3,0)", "8*multivector"),
     ("Clifford O(1,3)", "O(1,3)", "4*multivector"),
 ]

@@ -24,7 +24,7 @@ from torch import nn
 from benchmarks.results import run_record, wrap
 from benchmarks.speed import command
 from benchmarks.speed.cases import time_layers
-from benchmarks.speed.peers import PlainConv
+from benchmarks.speed.peers import OUR_FIELDS, WIDE_FIELDS, PlainConv
 from groups import get_group
 from groups.compact import CompactGroup
 from implicit_kernels import GridConv
@@ -39,8 +39,8 @@ CASES = [
     ("D4", "5*regular"),
     ("SO(2)", "8*irrep(0)+8*irrep(1)+8*irrep(2)"),
     ("O(2)", "8*irrep(0,0)+8*irrep(1,1)+8*irrep(1,2)"),
-    ("O(3)", "2*irrep(0,0)+2*irrep(1,1)+2*irrep(0,2)"),
-    ("O(3)", "10*irrep(0,0)+4*irrep(1,1)+2*irrep(0,2)+2*irrep(1,3)+2*irrep(0,4)"),
+    ("O(3)", OUR_FIELDS),
+    ("O(3)", WIDE_FIELDS),
     ("O(3)-mat", "3*T(0,0)+2*T(1,0)+T(2,0)"),
     ("O(3,0)", "2*multivector"),
 ]

@@ -28,6 +28,8 @@ from implicit_kernels.rep_strings import parse_rep
 
 E3NN_FIELDS = "2x0e+2x1o+2x2e"
 OUR_FIELDS = "2*irrep(0,0)+2*irrep(1,1)+2*irrep(0,2)"
+# the wide O(3) case: 64 channels, fields up to l = 4
+WIDE_FIELDS = "10*irrep(0,0)+4*irrep(1,1)+2*irrep(0,2)+2*irrep(1,3)+2*irrep(0,4)"
 
 
 def our_fields(group: str = "O(3)", fields: str = OUR_FIELDS) -> Rep:

@@ -69,7 +69,7 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
         probe = torch.randn(self.paths.mask.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
         self.type_columns, coefficient_index, monomial_index = [], [], []
         pairs = self.pair_order.split(self.type_sizes)
-        for t, head in enumerate(self.type_heads(self.radial_centers, probe * self.paths.mask)):
+        for t, head in enumerate(self._expansions(self.radial_centers, probe * self.paths.mask)):
             size = head.abs().amax(dim=(0, 2, 3))
             kept = (size > 1e-10 * size.max()).nonzero().flatten()
             self.register_buffer(f"columns_{t}", kept, persistent=False)
@@ -107,12 +107,16 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
         # advanced indexing: a gather along the last dimension, faster there than index_select
         return coefficients.flatten(-2)[..., self.coefficient_index] * monomials[..., self.monomial_index]
 
-    def type_heads(self, like: torch.Tensor, path_weights: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """Per pair type ``t``, ``H_t`` ``(P_t, columns, |R_t|, |C_t|)`` in ``like``'s dtype: the
-        kept columns of the expansion (all of them while they are being found, given
-        ``path_weights``; default: the module's), restricted to the type's blades."""
-        weights = self.paths() if path_weights is None else path_weights
-        weights = weights.to(like.dtype).index_select(1, self.pair_order).split(self.type_sizes, dim=1)
+    def type_heads(self, like: torch.Tensor) -> list[torch.Tensor]:
+        """Per pair type ``t``, ``H_t`` ``(P_t, columns_t, |R_t|, |C_t|)`` in ``like``'s dtype: the
+        kept columns of the expansion with the module's path weights."""
+        return [head.index_select(1, getattr(self, f"columns_{t}"))
+                for t, head in enumerate(self._expansions(like, self.paths()))]
+
+    def _expansions(self, like: torch.Tensor, path_weights: torch.Tensor) -> list[torch.Tensor]:
+        """Per pair type, every column of the expansion for ``path_weights`` ``(operators, pairs,
+        n+1, n+1, n+1)``, restricted to the type's blades: ``(P_t, columns, |R_t|, |C_t|)``."""
+        weights = path_weights.to(like.dtype).index_select(1, self.pair_order).split(self.type_sizes, dim=1)
         units = self.constant("units", like)
         left = self.algebra.left_multiplication
         heads = []
@@ -127,8 +131,7 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
                 symmetric = (products + products.transpose(1, 2))[:, self.upper[0], self.upper[1]]
                 halves = self.constant("diagonal_halves", like)[None, :, None, None]
                 columns = [columns[0], d2 @ d3, columns[1], d2 @ e3, e2 @ d3, symmetric * halves]
-            head = torch.cat(columns, dim=1)
-            heads.append(head if path_weights is not None else head.index_select(1, getattr(self, f"columns_{t}")))
+            heads.append(torch.cat(columns, dim=1))
         return heads
 
     def head(self) -> torch.Tensor:

@@ -61,7 +61,6 @@ class HomBasis(ConstantsModule):
                 rows = (out_rows[:, None] * self.in_size + in_starts[b] + np.arange(phi.size)).reshape(-1)
                 pairs.setdefault((psi, phi), []).append((rows, to_layout[column:column + block].numpy()))
                 column += block
-        self.pair_count = len(pairs)
         rows, coordinates = [], []
         self._pair_shapes: list[tuple[int, int]] = []  # per pair type: (blocks, psi.size * phi.size)
         for t, ((psi, phi), blocks) in enumerate(pairs.items()):

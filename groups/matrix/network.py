@@ -162,9 +162,9 @@ class MatrixKernelNetwork(LinearHeadKernelNetwork):
         self._block_slices = [(b.out_slice, b.in_slice) for b in blocks]
         # the features of blocks with the same input part are contiguous (head_map contracts them at once)
         self._feature_order = sorted(range(len(blocks)), key=lambda index: blocks[index].in_slice.start)
-        self.feature_size = sum(m.shape[0] * m.shape[2] for b in blocks for m in b.maps)
-        if attr is not None:
-            self.feature_size += sum(len(b.attr_maps) * attr.size for b in blocks)
+        self._block_feature_sizes = [sum(m.shape[0] * m.shape[2] for m in b.maps)
+                                     + (len(b.attr_maps) * attr.size if attr is not None else 0) for b in blocks]
+        self.feature_size = sum(self._block_feature_sizes)
         for k, maps in zip(INVARIANT_DEGREES, invariants):
             self.register_constant(f"invariant_{k}", maps[:, 0, :])
         self.n_invariants = [len(m) for m in invariants]
@@ -235,27 +235,26 @@ class MatrixKernelNetwork(LinearHeadKernelNetwork):
     def head_map(self, like):
         """The head per input part ``i``, never over all inputs: the features of the blocks
         ``(o, i)`` (contiguous in ``_feature_order``) give ``a = phi_i^T v_i`` ``(F_i, |i|)`` in
-        one product, and one matrix ``(F_i |i|, out_size)`` holding every block's maps maps it to
-        the outputs. Features and inputs are cut with ``split`` (slices would make autograd
-        zero-fill full-size gradients)."""
-        parts: dict[int, list[torch.Tensor]] = {}  # in part's start -> matrices (F_block, |i|, out_size)
+        one product, and the head's columns of those features and rows of ``i``, as one matrix
+        ``(F_i |i|, out_size)``, map it to the outputs. Features and inputs are cut with ``split``
+        (slices would make autograd zero-fill full-size gradients)."""
+        head = self.head().to(like.dtype).unflatten(0, (self.out_size, self.in_size))  # (out, in, F)
+        parts: dict[tuple[int, int], int] = {}  # input part (start, stop) -> its blocks' feature count
         for index in self._feature_order:
-            out_slice, in_slice = self._block_slices[index]
-            shape = (out_slice.stop - out_slice.start, in_slice.stop - in_slice.start)
-            for maps in self._block_maps(index, like):  # (m, out x in, f): features (j, f), row-major
-                block = maps.unflatten(1, shape).permute(0, 3, 2, 1).flatten(0, 1)  # (m f, in, out)
-                dense = like.new_zeros(*block.shape[:2], self.out_size)
-                dense[..., out_slice] = block
-                parts.setdefault(in_slice.start, []).append(dense)
-        starts = list(parts)
-        in_sizes = [b - a for a, b in zip(starts, starts[1:] + [self.in_size])]
-        matrices = [torch.cat(parts[start]) for start in starts]
+            in_slice = self._block_slices[index][1]
+            key = (in_slice.start, in_slice.stop)
+            parts[key] = parts.get(key, 0) + self._block_feature_sizes[index]
+        matrices, start = [], 0
+        for (first, stop), size in parts.items():
+            matrices.append(head[:, first:stop, start:start + size].permute(2, 1, 0).flatten(0, 1))
+            start += size
+        in_sizes = [stop - first for first, stop in parts]
+        feature_sizes = list(parts.values())
 
         def apply(phi: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
             out = v.new_zeros(v.shape[0], self.out_size)
-            features = phi.split([len(m) for m in matrices], dim=-1)
-            for f, inputs, matrix in zip(features, v.split(in_sizes, dim=-1), matrices):
-                out = out + (f.transpose(-1, -2) @ inputs).flatten(1) @ matrix.flatten(0, 1)
+            for f, inputs, matrix in zip(phi.split(feature_sizes, dim=-1), v.split(in_sizes, dim=-1), matrices):
+                out = out + (f.transpose(-1, -2) @ inputs).flatten(1) @ matrix
             return out
 
         return apply
