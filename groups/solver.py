@@ -14,8 +14,17 @@ kernel networks, so :func:`intertwiner_basis` works in two steps:
    its solutions are ``W = U X V^-1`` with ``X_ij = 0`` unless ``l_i = m_j``: a subspace of
    dimension (number of matching eigenvalue pairs), usually far below ``out * in``, found from two
    small eigendecompositions.
-2. *Refinement.* Within that subspace every constraint is imposed exactly (matrix-free residuals,
-   then an SVD of size ``(out * in) x subspace``), in float64.
+2. *Screen.* The subspace of step 1 can still be large (thousands of directions for rank-2
+   tensors of SO(5)). Its vectors are ``vec(sum_ij c_ij u_i v_j^T)``, and the squared residual of
+   ``W = U C V^T`` under a pair is a quadratic form in ``C`` whose matrix is built from small
+   Gram matrices of ``U``, ``V``, ``M_out U`` and ``M_in^T V`` (``<a b^T, c d^T> = (a^H c)(b^H d)``).
+   The sum of these forms over all pairs, weighted to unit scale, has the solutions as its null
+   space; one Hermitian eigendecomposition of the size of the subspace finds it, without forming
+   a single ``out * in``-sized vector. Squaring halves the digits, so this only narrows the search
+   (directions with relative residual up to ``sqrt(SCREEN_KEEP)`` are kept), and only where the
+   spectrum shows a clear gap above them; otherwise the subspace of step 1 goes on unscreened.
+3. *Refinement.* Within the remaining subspace every constraint is imposed exactly (matrix-free
+   residuals, then an SVD of size ``(out * in) x subspace``), in float64.
 
 The result satisfies every constraint to the solver's tolerance whatever the filter does; the
 filter only has to keep all solutions, which holds for diagonalisable combinations (reps of
@@ -31,6 +40,9 @@ import torch
 from groups import solver_cache
 
 MATCH_TOL = 1e-6  # eigenvalues closer than this, relative to the matrices' scale, are taken as equal
+SCREEN_KEEP = 1e-12  # the screen keeps directions whose weighted squared residual is at most this
+SCREEN_GAP = 1e-6  # ... and screens only when every other direction's lies above this
+SCREEN_COMBINATIONS = 2  # random combinations of the constraints that the screen imposes
 
 
 def null_space(matrix: torch.Tensor, atol: float) -> torch.Tensor:
@@ -44,6 +56,13 @@ def null_space(matrix: torch.Tensor, atol: float) -> torch.Tensor:
         s, vh = s2.clamp_min(0).sqrt().flip(0), v.flip(1).transpose(0, 1)
     rank = int((s > atol).sum())
     return vh[rank:].transpose(0, 1)
+
+
+def norm_bound(matrix: torch.Tensor) -> float:
+    """``sqrt(|M|_1 |M|_inf)``, an upper bound on the spectral norm ``|M|_2`` (equal for
+    permutation-like and diagonal matrices) at the cost of two passes over the entries."""
+    absolute = matrix.abs()
+    return float(absolute.sum(0).max() * absolute.sum(1).max()) ** 0.5
 
 
 def _orthonormal_span(vectors: torch.Tensor, rtol: float = 1e-10) -> torch.Tensor:
@@ -130,14 +149,132 @@ def match_eigenspaces(right: Eigenspaces, left: Eigenspaces, tol: float) -> torc
     return q
 
 
-def eigen_filter(m_in: torch.Tensor, m_out: torch.Tensor, match_tol: float = MATCH_TOL) -> torch.Tensor:
+def _real_columns(right: Eigenspaces, left: Eigenspaces, tol: float) -> tuple[torch.Tensor, ...] | None:
+    """The real candidate columns of :func:`match_eigenspaces` in factored form: for each, the
+    columns ``i`` of ``U`` and ``j`` of ``V`` (the concatenated bases) and a phase ``p``, the
+    column being ``Re(p u_i (x) v_j)``: its real (``p = 1``) or imaginary (``p = -i``) part where
+    the common eigenvalue has a positive imaginary part (the conjugate value's columns add
+    nothing), itself where the value is real. For that, the bases of real eigenvalues are made
+    real in place (``None`` when one is not conjugation-closed)."""
+    for spaces in (right, left):
+        for k, (value, basis) in enumerate(spaces):
+            if abs(value.imag) <= tol:
+                real = _orthonormal_span(torch.cat([basis.real, basis.imag], dim=1), rtol=1e-8)
+                if real.shape[1] != basis.shape[1]:
+                    return None
+                spaces[k] = (value, real.to(basis.dtype))
+    rows, cols, phases = [], [], []
+    start_out = 0
+    for value_out, u in right:
+        start_in = 0
+        for value_in, v in left:
+            if abs(value_out - value_in) <= tol and value_out.imag >= -tol:
+                i, j = torch.meshgrid(torch.arange(u.shape[1]) + start_out, torch.arange(v.shape[1]) + start_in,
+                                      indexing="ij")
+                parts = (1.0, -1.0j) if value_out.imag > tol else (1.0,)
+                for phase in parts:
+                    rows.append(i.reshape(-1))
+                    cols.append(j.reshape(-1))
+                    phases.append(torch.full((i.numel(),), phase, dtype=torch.complex128))
+            start_in += v.shape[1]
+        start_out += u.shape[1]
+    if not rows:
+        empty = torch.zeros(0, dtype=torch.long)
+        return empty, empty, torch.zeros(0, dtype=torch.complex128)
+    return torch.cat(rows), torch.cat(cols), torch.cat(phases)
+
+
+def screen(right: Eigenspaces, left: Eigenspaces, pairs: list[tuple[torch.Tensor, torch.Tensor]],
+           tol: float, combinations: int = SCREEN_COMBINATIONS, seed: int = 0) -> torch.Tensor | None:
+    """Real orthonormal basis ``(out * in, m)`` of a subspace of the span of :func:`match_eigenspaces`
+    that still holds every ``vec W`` with ``M_out W = W M_in`` for all ``pairs``, usually of about
+    the solutions' dimension (step 2 of the module docstring); ``None`` where the residual spectrum
+    shows no clear gap or the candidate columns are not independent.
+
+    The constraints screened are ``combinations`` random combinations of the pairs, each pair
+    scaled to unit norm (every solution satisfies them; two generic elements of a semisimple Lie
+    algebra already generate it). The candidates are ``x_c = Re(p_c w_c)`` with
+    ``w_c = vec(u_i v_j^T)`` (:func:`_real_columns`), so inner products of candidates are
+    ``Re(conj(p_c) p_d w_c^H w_d + p_c p_d w_c^T w_d) / 2``, and
+    ``<a b^T, c d^T> = (a . c)(b . d)`` reduces both to Gram matrices of ``U`` and ``V``. The same
+    holds for the residual ``M_out W - W M_in``, which maps ``u_i v_j^T`` to ``p_i v_j^T - u_i q_j^T``
+    (``P = M_out U``, ``Q = M_in^T V``). That gives the metric ``S`` of the coefficients and the
+    summed squared residual ``F``; the null space of ``F c = mu S c`` is what is kept."""
+    columns = _real_columns(right, left, tol)
+    size = right[0][1].shape[0] * left[0][1].shape[0] if right and left else 0
+    if columns is None:
+        return None
+    rows, cols, phase = columns
+    if len(rows) == 0:
+        return torch.zeros(size, 0, dtype=torch.float64)
+    # only the columns that take part in a match matter
+    used_rows, rows = torch.unique(rows, return_inverse=True)
+    used_cols, cols = torch.unique(cols, return_inverse=True)
+    U = torch.cat([u for _, u in right], dim=1)[:, used_rows]
+    V = torch.cat([v for _, v in left], dim=1)[:, used_cols]
+    at_rows, at_cols = (rows[:, None], rows[None, :]), (cols[:, None], cols[None, :])
+
+    def real_inner(terms: list[tuple[float, tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]],
+                   ) -> torch.Tensor:
+        """``sum_t sign_t <x_c, x_d>_t`` over the candidates, where term ``t = (sign, (a, b), (c, d))``
+        pairs ``a_i c_j^T`` with ``b_k d_l^T``: ``<a_i c_j^T, b_k d_l^T> = (a_i . b_k)(c_j . d_l)``,
+        accumulated in place (the matrices are as large as the candidates are many)."""
+        hermitian = torch.zeros(len(rows), len(rows), dtype=U.dtype)
+        bilinear = torch.zeros_like(hermitian)
+        for sign, (a, b), (c, d) in terms:
+            hermitian.addcmul_((a.mH @ b)[at_rows], (c.mH @ d)[at_cols], value=sign)
+            bilinear.addcmul_((a.transpose(0, 1) @ b)[at_rows], (c.transpose(0, 1) @ d)[at_cols], value=sign)
+        hermitian.mul_(phase.conj()[:, None]).mul_(phase[None, :])
+        bilinear.mul_(phase[:, None]).mul_(phase[None, :])
+        return hermitian.add_(bilinear).real.mul(0.5)
+
+    metric = real_inner([(1.0, (U, U), (V, V))])
+    form = torch.zeros_like(metric)
+    scaled = [(m_in / norm, m_out / norm) for m_in, m_out in pairs
+              if (norm := float(m_in.norm() + m_out.norm())) > 0]
+    if scaled:
+        weights = torch.randn(combinations, len(scaled), generator=torch.Generator().manual_seed(seed),
+                              dtype=torch.float64)
+        for w in weights / weights.norm(dim=1, keepdim=True):
+            m_in = sum(c * a for c, (a, _) in zip(w, scaled))
+            m_out = sum(c * b for c, (_, b) in zip(w, scaled))
+            P, Q = m_out.to(U.dtype) @ U, m_in.transpose(0, 1).to(V.dtype) @ V
+            form += real_inner([(1.0, (P, P), (V, V)), (-1.0, (P, U), (V, Q)), (-1.0, (U, P), (Q, V)),
+                                (1.0, (U, U), (Q, Q))])
+    cholesky, failed = torch.linalg.cholesky_ex(metric)
+    if failed:
+        return None
+    half = torch.linalg.solve_triangular(cholesky, form, upper=False)
+    values, vectors = torch.linalg.eigh(torch.linalg.solve_triangular(cholesky, half.transpose(0, 1), upper=False))
+    kept = int((values <= SCREEN_KEEP).sum())
+    if kept < len(values) and float(values[kept]) < SCREEN_GAP:
+        return None
+    coefficients = torch.linalg.solve_triangular(cholesky.transpose(0, 1), vectors[:, :kept], upper=True)
+    C = torch.zeros(kept, U.shape[1], V.shape[1], dtype=U.dtype)
+    C.index_put_((torch.arange(kept)[:, None], rows[None, :], cols[None, :]),
+                 phase[None, :] * coefficients.transpose(0, 1).to(U.dtype), accumulate=True)
+    W = (U @ C @ V.transpose(0, 1)).real.reshape(kept, size).transpose(0, 1)
+    return torch.linalg.qr(W).Q
+
+
+def candidate_subspace(right: Eigenspaces, left: Eigenspaces, pairs: list[tuple[torch.Tensor, torch.Tensor]],
+                       tol: float) -> torch.Tensor:
+    """Steps 1 and 2 of the module docstring: :func:`screen`, or :func:`match_eigenspaces` where the
+    screen declines."""
+    screened = screen(right, left, pairs, tol)
+    return match_eigenspaces(right, left, tol) if screened is None else screened
+
+
+def eigen_filter(m_in: torch.Tensor, m_out: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor]] = (),
+                 match_tol: float = MATCH_TOL) -> torch.Tensor:
     """Real orthonormal basis ``(out * in, k)`` of a subspace holding every ``vec W`` with
-    ``m_out W = W m_in``: :func:`match_eigenspaces` of the two matrices' eigenspaces, eigenvalues
-    matched within ``match_tol`` relative to the largest."""
+    ``m_out W = W m_in`` and ``M_out W = W M_in`` for every pair of ``pairs``:
+    :func:`candidate_subspace` of the two matrices' eigenspaces, eigenvalues matched within
+    ``match_tol`` relative to the largest."""
     m_in, m_out = m_in.to(torch.float64), m_out.to(torch.float64)
     lam, mu = torch.linalg.eigvals(m_out), torch.linalg.eigvals(m_in)
     tol = match_tol * max(1.0, float(lam.abs().max()), float(mu.abs().max()))
-    return match_eigenspaces(eigenspaces(m_out, tol), eigenspaces(m_in.transpose(0, 1), tol), tol)
+    return candidate_subspace(eigenspaces(m_out, tol), eigenspaces(m_in.transpose(0, 1), tol), list(pairs), tol)
 
 
 def intertwiner_basis(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], size_in: int, size_out: int,
@@ -147,9 +284,9 @@ def intertwiner_basis(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], size_i
     ``rho(h)``).
 
     ``candidates``: an orthonormal basis ``(out * in, k)`` of a subspace known to hold every
-    solution (step 1 done by the caller); by default :func:`eigen_filter` of a random combination
+    solution (steps 1 and 2 done by the caller); by default :func:`eigen_filter` of a random combination
     of the pairs. A direction counts as a solution when its residual under a constraint is at most
-    ``rtol`` times that constraint's norm (``|M_out|_2 + |M_in|_2``)."""
+    ``rtol`` times a bound on that constraint's norm (:func:`norm_bound` of ``M_out`` plus that of ``M_in``)."""
     pairs = [(a.to(torch.float64), b.to(torch.float64)) for a, b in pairs]
     if not pairs:
         return torch.eye(size_in * size_out, dtype=torch.float64)
@@ -158,13 +295,13 @@ def intertwiner_basis(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], size_i
         weights = torch.randn(len(pairs), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
         combined_in = sum(w * a for w, (a, _) in zip(weights, pairs))
         combined_out = sum(w * b for w, (_, b) in zip(weights, pairs))
-        basis = eigen_filter(combined_in, combined_out)
+        basis = eigen_filter(combined_in, combined_out, pairs)
     for m_in, m_out in pairs:
         if basis.shape[1] == 0:
             break
         W = basis.T.reshape(-1, size_out, size_in)
         residual = (m_out @ W - W @ m_in).reshape(len(W), -1).T
-        scale = float(torch.linalg.matrix_norm(m_in, 2) + torch.linalg.matrix_norm(m_out, 2))
+        scale = norm_bound(m_in) + norm_bound(m_out)
         basis = basis @ null_space(residual, rtol * scale)
         basis, _ = torch.linalg.qr(basis)
     return basis
@@ -196,7 +333,8 @@ def equivariant_maps(source, target, lie: torch.Tensor, discrete: torch.Tensor, 
         m_in = sum(w * a for w, (a, _) in zip(weights, lie_pairs))
         m_out = sum(w * b for w, (_, b) in zip(weights, lie_pairs))
         tol = MATCH_TOL * max(1.0, float(torch.linalg.matrix_norm(m_in)), float(torch.linalg.matrix_norm(m_out)))
-        candidates = match_eigenspaces(target.lie_eigenspaces(X, tol), eigenspaces(m_in.transpose(0, 1), tol), tol)
+        candidates = candidate_subspace(target.lie_eigenspaces(X, tol), eigenspaces(m_in.transpose(0, 1), tol),
+                                        pairs, tol)
     basis = intertwiner_basis(pairs, source.size, target.size, rtol, candidates=candidates)
     maps = basis.T.reshape(-1, target.size, source.size)
     solver_cache.save(key, maps)
