@@ -36,7 +36,7 @@ T = TypeVar("T")
 def add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, batch_size: int,
                            eval_every: int = 5) -> None:
     """The options :func:`fit` reads: ``--epochs --batch-size --lr --weight-decay --schedule --ema
-    --seed --eval-every --checkpoint --resume --out``."""
+    --swa-start --seed --eval-every --checkpoint --resume --out``."""
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--lr", type=float, help="Adam learning rate (default: the model's)")
@@ -46,6 +46,10 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, batc
     parser.add_argument("--ema", type=float, default=None, metavar="DECAY",
                         help="validate (and keep) an exponential moving average of the weights, updated "
                              "after every step with this decay (e.g. 0.999); default: the raw weights")
+    parser.add_argument("--swa-start", type=int, default=None, metavar="EPOCH",
+                        help="stochastic weight averaging: from this epoch on, hold the learning rate at "
+                             "the schedule's value there and validate (and keep) the plain mean of the "
+                             "weights at the end of every later epoch; excludes --ema")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initialisation and batch order")
     parser.add_argument("--eval-every", type=int, default=eval_every, help="epochs between validations")
     parser.add_argument("--checkpoint", help="checkpoint file (written at every validation)")
@@ -99,6 +103,28 @@ def cosine_factor(epochs: int) -> Callable[[int], float]:
     return lambda epoch: 0.5 * (1.0 + math.cos(math.pi * min(epoch, epochs) / epochs))
 
 
+def learning_rate_factor(args: argparse.Namespace) -> Callable[[int], float]:
+    """The learning-rate factor after ``epoch`` epochs: ``args.schedule``, held at its value at
+    ``args.swa_start`` from that epoch on."""
+    schedule = cosine_factor(args.epochs) if args.schedule == "cosine" else (lambda epoch: 1.0)
+    if args.swa_start is None:
+        return schedule
+    return lambda epoch: schedule(min(epoch, args.swa_start))
+
+
+def weight_average(model: nn.Module, args: argparse.Namespace) -> AveragedModel | None:
+    """The running average of ``model``'s weights that is validated instead of them: exponential
+    (``--ema``, updated after every step), the plain mean of the epochs' last weights
+    (``--swa-start``, updated after every epoch from then on), or ``None``."""
+    if args.ema is not None and args.swa_start is not None:
+        raise ValueError(f"--ema ({args.ema}) and --swa-start ({args.swa_start}) exclude each other")
+    if args.ema is not None:
+        return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
+    if args.swa_start is not None:
+        return AveragedModel(model, use_buffers=True)
+    return None
+
+
 @contextmanager
 def weights_of(model: nn.Module, average: AveragedModel | None) -> Iterator[None]:
     """Inside the block ``model`` holds the averaged weights of ``average`` (its own ones when
@@ -142,14 +168,15 @@ def fit(
     with ``at_best``, the metrics of the validation with the lowest ``"val"``. On return ``model``
     holds the weights of that validation (kept in the checkpoint too, so a resumed run has them).
     With ``args.ema`` the validated (and returned) weights are the moving average
-    ``w_avg <- ema w_avg + (1 - ema) w`` over the optimiser's steps instead of the raw ones.
+    ``w_avg <- ema w_avg + (1 - ema) w`` over the optimiser's steps instead of the raw ones; with
+    ``args.swa_start`` they are the mean of the weights at the end of the epochs after it, once
+    there is one.
     """
     trained = processes.wrap(model)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=args.weight_decay)
-    factor = cosine_factor(args.epochs) if args.schedule == "cosine" else (lambda epoch: 1.0)
+    factor = learning_rate_factor(args)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
-    average = None if args.ema is None else AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema),
-                                                          use_buffers=True)
+    average = weight_average(model, args)
     state = {"epoch": 0, "seconds": 0.0, "history": [], "best_epoch": 0, "at_best": {"val": math.inf}}
     best_weights = None
     checkpoint = Path(args.checkpoint) if args.checkpoint else None
@@ -179,14 +206,17 @@ def fit(
             optimiser.zero_grad()
             value.backward()
             optimiser.step()
-            if average is not None:
+            if args.ema is not None:
                 average.update_parameters(model)
             running += float(value.detach())
         schedule.step()
+        if args.swa_start is not None and epoch + 1 > args.swa_start:
+            average.update_parameters(model)
         state["seconds"] += time.perf_counter() - start
         state["epoch"] = epoch + 1
         if state["epoch"] % args.eval_every == 0 or state["epoch"] == args.epochs:
-            with weights_of(model, average):
+            # before its first update an average holds the initial weights: validate the raw ones
+            with weights_of(model, average if average is not None and average.n_averaged > 0 else None):
                 model.eval()
                 with torch.no_grad():
                     metrics = evaluate()

@@ -66,12 +66,14 @@ def schedule_note(record: dict) -> str:
 
 
 def setup(record: dict) -> str:
-    """A full-protocol run's training settings: loss, weight decay, EMA, epochs, schedule."""
+    """A full-protocol run's training settings: loss, weight decay, EMA or SWA, epochs, schedule."""
     parts = [loss(record), f"wd {weight_decay(record):.0e}"]
     if record.get("teacher"):
         parts.append(f"distilled from {len(record['teacher'])} (weight {record['teacher_weight']})")
     if record.get("ema") is not None:
         parts.append(f"EMA {record['ema']}")
+    if record.get("swa_start") is not None:
+        parts.append(f"SWA from ep {record['swa_start']}")
     return ", ".join(parts) + f", {record['epochs']} ep{schedule_note(record)}"
 
 
@@ -283,6 +285,7 @@ def plot_curves(runs: dict[str, list[dict]], path: Path) -> None:
 def configuration(model: str, record: dict) -> str:
     """A full-protocol run's settings apart from its seed."""
     averaged = "" if record.get("ema") is None else " EMA"
+    averaged += "" if record.get("swa_start") is None else f" SWA {record['swa_start']}"
     huber = "" if record.get("huber") is None else f" Huber {record['huber']}"
     huber += f" distilled x{len(record['teacher'])}" if record.get("teacher") else ""
     return f"{model}{huber} wd {weight_decay(record):.0e}{averaged} {record['epochs']} ep{schedule_note(record)}"

@@ -140,7 +140,7 @@ def main(argv=None) -> dict:
     result = {
         "model": args.model, "seed": args.seed, **data_fields(args), "lr": lr, "schedule": args.schedule,
         "weight_decay": args.weight_decay,
-        "ema": args.ema, "huber": args.huber, "teacher": args.teacher,
+        "ema": args.ema, "swa_start": args.swa_start, "huber": args.huber, "teacher": args.teacher,
         "teacher_weight": args.teacher_weight if args.teacher else None,
         "params": parameter_count(model), "epochs": state["epoch"],
         "world_size": processes.world,

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from benchmarks.training import Distributed, add_training_arguments, cosine_factor, fit
+from benchmarks.training import Distributed, add_training_arguments, cosine_factor, fit, learning_rate_factor
 
 INPUTS = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
 TARGETS = INPUTS @ torch.tensor([1.0, -2.0, 0.5]) + 0.3
@@ -131,6 +131,38 @@ def test_ema_validates_the_moving_average_of_the_raw_trajectory():
         torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-7)
     # the best validation's weights are the averaged ones
     torch.testing.assert_close(averaged.weight, expected[0], rtol=1e-6, atol=1e-7)
+
+
+def test_swa_validates_the_mean_of_the_epochs_last_weights_after_its_start():
+    """With ``--swa-start 2`` the validations of epochs 1 and 2 see the raw weights, that of epoch
+    ``e > 2`` the mean of the raw weights at the end of epochs 3..e; the learning rate stays at its
+    epoch-2 value from then on."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    at_loss, at_validation = [], []
+
+    def loss(module, indices):
+        at_loss.append(model.weight.detach().clone())
+        return (module(INPUTS[indices])[:, 0] - TARGETS[indices]).pow(2).mean()
+
+    def evaluate():
+        at_validation.append(model.weight.clone())
+        return {"val": float(len(at_validation))}
+
+    args = arguments("--epochs", "6", "--swa-start", "2")
+    fit(model, args, lr=0.05, train_size=len(INPUTS), loss=loss, evaluate=evaluate, processes=Distributed(),
+        desc="toy")
+    steps = len(at_loss) // 6
+    raw_at_end = [at_loss[(epoch + 1) * steps] for epoch in range(5)]  # seen by the next epoch's first step
+    assert torch.equal(at_validation[0], raw_at_end[0]) and torch.equal(at_validation[1], raw_at_end[1])
+    for epoch in range(2, 5):
+        torch.testing.assert_close(at_validation[epoch], torch.stack(raw_at_end[2 : epoch + 1]).mean(0),
+                                   rtol=1e-6, atol=1e-7)
+    assert not torch.allclose(at_validation[4], raw_at_end[4], atol=1e-4)
+    factor = learning_rate_factor(args)
+    assert [factor(epoch) for epoch in range(7)] == [cosine_factor(6)(min(epoch, 2)) for epoch in range(7)]
+    with pytest.raises(ValueError, match="exclude each other"):
+        train(arguments("--ema", "0.9", "--swa-start", "2"))
 
 
 def test_a_run_without_averaging_resumes_with_it(tmp_path):
