@@ -13,7 +13,11 @@ nonlinearity and act on invariant scalars.
 
 Completeness: for each block the degree ``K`` is raised until the covariants' values at a generic
 point span ``Hom_Stab(x)`` (dimension solved from the stabiliser's generators), so the kernel
-values over the MLP's parameters reach coverage 1. Attributes enter linearly (complete in ``x``,
+values over the MLP's parameters reach coverage 1. Of each degree only the combinations of its
+maps whose values add to the span of the lower degrees' values are kept: at a generic point the
+others' values are combinations of the kept ones with unique, hence invariant, coefficients, which
+the MLP's ``c_j(s)`` provide (``|x|^2`` times a degree-2 covariant is the commonest case). Fewer
+maps mean fewer per-edge features for the linear head. Attributes enter linearly (complete in ``x``,
 not jointly in ``(x, a)``). Bases are cached per group and rep pair.
 """
 
@@ -64,22 +68,33 @@ def _solve_block(group, out_part: Rep, in_part: Rep, attr: Rep | None, powers: l
                  probe: torch.Tensor, max_degree: int, rtol: float) -> tuple[list[torch.Tensor], torch.Tensor | None]:
     """The maps of one Hom block ``out_part (x) in_part^*``: from each symmetric power of ``x``
     until their values at ``probe`` span ``Hom_Stab(probe)`` (``RuntimeError`` if degree
-    ``max_degree`` does not), and from the attributes."""
+    ``max_degree`` does not), and from the attributes. Where the stabiliser is known, each degree
+    keeps only the combinations of its maps whose values at ``probe`` add to the span of the
+    lower degrees' values (see the module docstring)."""
     hom = TensorProductRep(out_part, DualRep(in_part))
     target = _stabiliser_target(group, hom, probe, rtol)
-    maps, values = [], []
+    maps = []
+    spanned = torch.zeros(hom.size, 0, dtype=torch.float64)  # orthonormal basis of the values so far
     for power in powers:
         found = equivariant_maps(power, hom, *group.generators(), rtol)
+        if target is None:
+            maps.append(found)
+            continue
+        values = found @ power.monomials(probe)  # (m, hom)
+        # the values' components outside the span so far, and the combinations of maps giving them
+        outside = values - (values @ spanned) @ spanned.T
+        if len(found):
+            u, s, vh = torch.linalg.svd(outside, full_matrices=False)
+            new = int((s > 1e-8 * max(float(values.norm()), 1e-300)).sum())
+            found = torch.einsum("rm,mhf->rhf", u[:, :new].T, found)
+            spanned = torch.cat([spanned, vh[:new].T], dim=1)
         maps.append(found)
-        values.append(found @ power.monomials(probe))
-        stacked = torch.cat(values)
-        reached = int(torch.linalg.matrix_rank(stacked, rtol=1e-8)) if len(stacked) else 0
-        if target is not None and reached == target:
+        if spanned.shape[1] == target:
             break
     else:
         if target is not None:
             raise RuntimeError(
-                f"polynomials of degree <= {max_degree} reach rank {reached} of dim Hom_H = {target} "
+                f"polynomials of degree <= {max_degree} reach rank {spanned.shape[1]} of dim Hom_H = {target} "
                 f"for {hom!r} of {group.name}; raise max_degree"
             )
     return maps, equivariant_maps(attr, hom, *group.generators(), rtol) if attr is not None else None

@@ -25,6 +25,24 @@ def test_default_kernel_is_complete(name):
     assert implicit_rank(kernel, x) == stabiliser_hom_dim(rep_in, rep_out, x) > 0
 
 
+@pytest.mark.parametrize("name", ["O(3)-mat", "SO+(1,3)-mat", "SO(4)-mat", "C4-mat"])
+def test_no_kept_covariant_is_redundant(name):
+    """The network keeps exactly dim Hom_Stab(x) polynomial maps in all, and each block's values at
+    a fresh point are independent: no map is a combination of the others with invariant
+    coefficients (which the MLP already gives)."""
+    G = get_group(name)
+    rep_in, rep_out = matrix_reps(G)
+    network = ImplicitKernel(rep_in, rep_out).network.double()
+    x = torch.randn(G.n, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    total = 0
+    for index in range(len(network.block_degrees)):
+        maps = network._block_maps(index, x)
+        values = torch.cat([m @ power.monomials(x) for m, power in zip(maps, network.powers)])
+        assert matrix_rank(values) == len(values)
+        total += len(values)
+    assert total == stabiliser_hom_dim(rep_in, rep_out, x) > 0
+
+
 def test_attributes_enter_equivariantly():
     G = get_group("SO+(1,3)-mat")
     kernel = ImplicitKernel(G.standard, G.trivial + G.standard, attr=G.trivial + G.standard)
