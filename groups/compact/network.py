@@ -201,6 +201,15 @@ class CompactKernelNetwork(LinearHeadKernelNetwork):
 
         return apply
 
+    def forward(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> torch.Tensor:
+        """``K(x, a) = Q W phi(x, a)`` ``(..., C_out, C_in)``, applied right to left: the head's
+        equivariant layer ``W`` on each point's features (blockwise, per irrep), then the Hom
+        change of basis ``Q``. Both stay factored, so no point pays for the dense head's
+        ``C_out C_in x F`` product."""
+        phi = self.features(x, attr)
+        flat = self.hom_basis(self.head_linear(phi.reshape(-1, self.feature_size)).transpose(0, 1))
+        return flat.transpose(0, 1).reshape(*x.shape[:-1], self.out_size, self.in_size)
+
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Trunk weights ~ N(0, 1 / fan_in); coefficients scaled so that invariant features and
         every field component have about the variance of one embedded component; zero biases;
