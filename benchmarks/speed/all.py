@@ -26,7 +26,9 @@ def command_lines(quick: bool, threads: int, results: str, out: str | None) -> l
     """Each command's name and arguments."""
     lines = []
     for name, _ in COMMANDS:
-        argv = ["--threads", str(threads), "--results", results] + (["--out", out] if out else [])
+        # only what differs from each command's defaults, so that its record shows its own command
+        argv = (["--threads", str(threads)] if threads != 1 else []) + (["--out", out] if out else [])
+        argv += ["--results", results] if results != str(layers.report.RESULTS_MD) else []
         if quick:
             argv.append("--quick")
             argv += {"blocks": ["--no-cold"], "compiled": ["--backend", "eager"]}.get(name, [])
