@@ -92,30 +92,33 @@ def test_a_finished_run_extended_on_resume_keeps_learning(tmp_path):
     assert not torch.equal(extended.weight, finished.weight)
 
 
+def recorded_run(epochs: int, *extra: str) -> tuple[torch.nn.Module, list[torch.Tensor], list[torch.Tensor]]:
+    """Train the toy model, recording the raw weights each step's loss sees and the weights each
+    validation sees (the first validation is made the best)."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    at_loss, at_validation = [], []
+
+    def loss(module, indices):
+        at_loss.append(model.weight.detach().clone())
+        return (module(INPUTS[indices])[:, 0] - TARGETS[indices]).pow(2).mean()
+
+    def evaluate():
+        at_validation.append(model.weight.clone())
+        return {"val": float(len(at_validation))}
+
+    fit(model, arguments("--epochs", str(epochs), *extra), lr=0.05, train_size=len(INPUTS), loss=loss,
+        evaluate=evaluate, processes=Distributed(), desc="toy")
+    return model, at_loss, at_validation
+
+
 def test_ema_validates_the_moving_average_of_the_raw_trajectory():
     """With ``--ema d`` every validation sees ``w_avg(k) = d w_avg(k - 1) + (1 - d) w(k)`` (``w_avg(1)
     = w(1)``) over the raw weights ``w(k)`` after step ``k``, and training goes on from the raw weights,
     so the raw trajectory is the one of a run without averaging."""
 
-    def run(*extra):
-        torch.manual_seed(0)
-        model = torch.nn.Linear(3, 1)
-        at_loss, at_validation = [], []
-
-        def loss(module, indices):
-            at_loss.append(model.weight.detach().clone())
-            return (module(INPUTS[indices])[:, 0] - TARGETS[indices]).pow(2).mean()
-
-        def evaluate():
-            at_validation.append(model.weight.clone())
-            return {"val": float(len(at_validation))}  # the first validation stays the best
-
-        fit(model, arguments("--epochs", "3", *extra), lr=0.05, train_size=len(INPUTS), loss=loss,
-            evaluate=evaluate, processes=Distributed(), desc="toy")
-        return model, at_loss, at_validation
-
-    _, raw_at_loss, raw_at_validation = run()
-    averaged, ema_at_loss, ema_at_validation = run("--ema", "0.8")
+    _, raw_at_loss, raw_at_validation = recorded_run(3)
+    averaged, ema_at_loss, ema_at_validation = recorded_run(3, "--ema", "0.8")
     assert all(torch.equal(a, b) for a, b in zip(raw_at_loss, ema_at_loss))
     steps = len(raw_at_loss) // 3  # per epoch
     # the raw weights after every step: seen by the next step's loss, or by the validation after the last one
@@ -137,21 +140,8 @@ def test_swa_validates_the_mean_of_the_epochs_last_weights_after_its_start():
     """With ``--swa-start 2`` the validations of epochs 1 and 2 see the raw weights, that of epoch
     ``e > 2`` the mean of the raw weights at the end of epochs 3..e; the learning rate stays at its
     epoch-2 value from then on."""
-    torch.manual_seed(0)
-    model = torch.nn.Linear(3, 1)
-    at_loss, at_validation = [], []
-
-    def loss(module, indices):
-        at_loss.append(model.weight.detach().clone())
-        return (module(INPUTS[indices])[:, 0] - TARGETS[indices]).pow(2).mean()
-
-    def evaluate():
-        at_validation.append(model.weight.clone())
-        return {"val": float(len(at_validation))}
-
     args = arguments("--epochs", "6", "--swa-start", "2")
-    fit(model, args, lr=0.05, train_size=len(INPUTS), loss=loss, evaluate=evaluate, processes=Distributed(),
-        desc="toy")
+    _, at_loss, at_validation = recorded_run(6, "--swa-start", "2")
     steps = len(at_loss) // 6
     raw_at_end = [at_loss[(epoch + 1) * steps] for epoch in range(5)]  # seen by the next epoch's first step
     assert torch.equal(at_validation[0], raw_at_end[0]) and torch.equal(at_validation[1], raw_at_end[1])
