@@ -26,8 +26,10 @@ def command_lines(quick: bool, threads: int, results: str, out: str | None) -> l
     """Each command's name and arguments."""
     lines = []
     for name, _ in COMMANDS:
-        # only what differs from each command's defaults, so that its record shows its own command
-        argv = (["--threads", str(threads)] if threads != 1 else []) + (["--out", out] if out else [])
+        # the results file only where it is not the commands' own, so that each record shows the
+        # command that reproduces it alone (the layer table's default threads are torch's, hence
+        # always named)
+        argv = ["--threads", str(threads)] + (["--out", out] if out else [])
         argv += ["--results", results] if results != str(layers.report.RESULTS_MD) else []
         if quick:
             argv.append("--quick")
