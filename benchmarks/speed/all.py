@@ -29,8 +29,9 @@ def command_lines(quick: bool, threads: int, results: str, out: str | None) -> l
         # the results file only where it is not the commands' own, so that each record shows the
         # command that reproduces it alone (the layer table's default threads are torch's, hence
         # always named)
-        argv = ["--threads", str(threads)] + (["--out", out] if out else [])
+        argv = ["--threads", str(threads)]
         argv += ["--results", results] if results != str(layers.report.RESULTS_MD) else []
+        argv += ["--out", out] if out else []
         if quick:
             argv.append("--quick")
             argv += {"blocks": ["--no-cold"], "compiled": ["--backend", "eager"]}.get(name, [])

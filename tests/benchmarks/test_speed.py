@@ -141,7 +141,7 @@ def test_grids_quick_run_times_every_case_against_the_plain_convolution(tmp_path
 
 def test_all_runs_every_speed_command_once_with_the_shared_options(monkeypatch):
     """``benchmarks.speed.all`` calls each command's ``main`` once, passing threads, results file
-    and output folder, and the smoke options where a command has its own."""
+    (unless it is the default) and output folder, and the smoke options where a command has its own."""
     from benchmarks.speed import all as everything
 
     calls = []
@@ -152,3 +152,7 @@ def test_all_runs_every_speed_command_once_with_the_shared_options(monkeypatch):
     for _, argv in calls:
         assert argv[:6] == ["--threads", "2", "--results", "-", "--out", "/tmp/records"] and "--quick" in argv
     assert dict(calls)["compiled"][-2:] == ["--backend", "eager"] and "--no-cold" in dict(calls)["blocks"]
+    # with the default results file, each command is called as it would be alone
+    calls.clear()
+    everything.main(["--quick"])
+    assert all("--results" not in argv and argv[:2] == ["--threads", "1"] for _, argv in calls)
