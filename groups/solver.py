@@ -17,10 +17,11 @@ kernel networks, so :func:`intertwiner_basis` works in two steps:
 2. *Screen.* The subspace of step 1 can still be large (thousands of directions for rank-2
    tensors of SO(5)). Its vectors are ``vec(sum_ij c_ij u_i v_j^T)``, and the squared residual of
    ``W = U C V^T`` under a pair is a quadratic form in ``C`` whose matrix is built from small
-   Gram matrices of ``U``, ``V``, ``M_out U`` and ``M_in^T V`` (``<a b^T, c d^T> = (a^H c)(b^H d)``).
-   The sum of these forms over all pairs, weighted to unit scale, has the solutions as its null
-   space; one Hermitian eigendecomposition of the size of the subspace finds it, without forming
-   a single ``out * in``-sized vector. Squaring halves the digits, so this only narrows the search
+   Gram matrices of ``U``, ``V``, ``M_out U`` and ``M_in^T V`` (``<a b^T, c d^T> = (a . c)(b . d)``).
+   The sum of these forms over two random combinations of the pairs, each pair scaled to unit
+   norm, holds the solutions in its null space (and generically little else); one real symmetric
+   eigendecomposition of the size of the subspace finds it, without forming a single
+   ``out * in``-sized vector. Squaring halves the digits, so this only narrows the search
    (directions with relative residual up to ``sqrt(SCREEN_KEEP)`` are kept), and only where the
    spectrum shows a clear gap above them; otherwise the subspace of step 1 goes on unscreened.
 3. *Refinement.* Within the remaining subspace every constraint is imposed exactly (matrix-free
@@ -56,6 +57,13 @@ def null_space(matrix: torch.Tensor, atol: float) -> torch.Tensor:
         s, vh = s2.clamp_min(0).sqrt().flip(0), v.flip(1).transpose(0, 1)
     rank = int((s > atol).sum())
     return vh[rank:].transpose(0, 1)
+
+
+def combine(pairs: list[tuple[torch.Tensor, torch.Tensor]], weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(sum_k w_k M_in_k, sum_k w_k M_out_k)``: the pair whose constraint is that combination of
+    the pairs' constraints (every common solution satisfies it)."""
+    return (sum(w * m_in for w, (m_in, _) in zip(weights, pairs)),
+            sum(w * m_out for w, (_, m_out) in zip(weights, pairs)))
 
 
 def norm_bound(matrix: torch.Tensor) -> float:
@@ -149,20 +157,27 @@ def match_eigenspaces(right: Eigenspaces, left: Eigenspaces, tol: float) -> torc
     return q
 
 
-def _real_columns(right: Eigenspaces, left: Eigenspaces, tol: float) -> tuple[torch.Tensor, ...] | None:
-    """The real candidate columns of :func:`match_eigenspaces` in factored form: for each, the
-    columns ``i`` of ``U`` and ``j`` of ``V`` (the concatenated bases) and a phase ``p``, the
-    column being ``Re(p u_i (x) v_j)``: its real (``p = 1``) or imaginary (``p = -i``) part where
-    the common eigenvalue has a positive imaginary part (the conjugate value's columns add
-    nothing), itself where the value is real. For that, the bases of real eigenvalues are made
-    real in place (``None`` when one is not conjugation-closed)."""
-    for spaces in (right, left):
-        for k, (value, basis) in enumerate(spaces):
-            if abs(value.imag) <= tol:
-                real = _orthonormal_span(torch.cat([basis.real, basis.imag], dim=1), rtol=1e-8)
-                if real.shape[1] != basis.shape[1]:
-                    return None
-                spaces[k] = (value, real.to(basis.dtype))
+def _real_bases(spaces: Eigenspaces, tol: float) -> Eigenspaces | None:
+    """``spaces`` with a real basis for every real eigenvalue (the span of its columns' real and
+    imaginary parts); ``None`` when such a space is not conjugation-closed."""
+    result = []
+    for value, basis in spaces:
+        if abs(value.imag) <= tol:
+            real = _orthonormal_span(torch.cat([basis.real, basis.imag], dim=1), rtol=1e-8)
+            if real.shape[1] != basis.shape[1]:
+                return None
+            basis = real.to(basis.dtype)
+        result.append((value, basis))
+    return result
+
+
+def _real_columns(right: Eigenspaces, left: Eigenspaces, tol: float) -> tuple[torch.Tensor, ...]:
+    """The real candidate columns of :func:`match_eigenspaces` in factored form, for bases that
+    are real for real eigenvalues (:func:`_real_bases`): for each, the columns ``i`` of ``U`` and
+    ``j`` of ``V`` (the concatenated bases) and a phase ``p``, the column being
+    ``Re(p u_i (x) v_j)``: its real (``p = 1``) or imaginary (``p = -i``) part where the common
+    eigenvalue has a positive imaginary part (the conjugate value's columns add nothing), itself
+    where the value is real."""
     rows, cols, phases = [], [], []
     start_out = 0
     for value_out, u in right:
@@ -200,11 +215,11 @@ def screen(right: Eigenspaces, left: Eigenspaces, pairs: list[tuple[torch.Tensor
     holds for the residual ``M_out W - W M_in``, which maps ``u_i v_j^T`` to ``p_i v_j^T - u_i q_j^T``
     (``P = M_out U``, ``Q = M_in^T V``). That gives the metric ``S`` of the coefficients and the
     summed squared residual ``F``; the null space of ``F c = mu S c`` is what is kept."""
-    columns = _real_columns(right, left, tol)
-    size = right[0][1].shape[0] * left[0][1].shape[0] if right and left else 0
-    if columns is None:
+    right, left = _real_bases(right, tol), _real_bases(left, tol)
+    if right is None or left is None:
         return None
-    rows, cols, phase = columns
+    size = right[0][1].shape[0] * left[0][1].shape[0] if right and left else 0
+    rows, cols, phase = _real_columns(right, left, tol)
     if len(rows) == 0:
         return torch.zeros(size, 0, dtype=torch.float64)
     # only the columns that take part in a match matter
@@ -236,8 +251,7 @@ def screen(right: Eigenspaces, left: Eigenspaces, pairs: list[tuple[torch.Tensor
         weights = torch.randn(combinations, len(scaled), generator=torch.Generator().manual_seed(seed),
                               dtype=torch.float64)
         for w in weights / weights.norm(dim=1, keepdim=True):
-            m_in = sum(c * a for c, (a, _) in zip(w, scaled))
-            m_out = sum(c * b for c, (_, b) in zip(w, scaled))
+            m_in, m_out = combine(scaled, w)
             P, Q = m_out.to(U.dtype) @ U, m_in.transpose(0, 1).to(V.dtype) @ V
             form += real_inner([(1.0, (P, P), (V, V)), (-1.0, (P, U), (V, Q)), (-1.0, (U, P), (Q, V)),
                                 (1.0, (U, U), (Q, Q))])
@@ -293,9 +307,7 @@ def intertwiner_basis(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], size_i
     basis = candidates
     if basis is None:
         weights = torch.randn(len(pairs), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-        combined_in = sum(w * a for w, (a, _) in zip(weights, pairs))
-        combined_out = sum(w * b for w, (_, b) in zip(weights, pairs))
-        basis = eigen_filter(combined_in, combined_out, pairs)
+        basis = eigen_filter(*combine(pairs, weights), pairs)
     for m_in, m_out in pairs:
         if basis.shape[1] == 0:
             break
@@ -330,8 +342,7 @@ def equivariant_maps(source, target, lie: torch.Tensor, discrete: torch.Tensor, 
     if lie_pairs:
         weights = torch.randn(len(lie), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
         X = (weights[:, None, None] * lie.to(torch.float64)).sum(0)
-        m_in = sum(w * a for w, (a, _) in zip(weights, lie_pairs))
-        m_out = sum(w * b for w, (_, b) in zip(weights, lie_pairs))
+        m_in, m_out = combine(lie_pairs, weights)
         tol = MATCH_TOL * max(1.0, float(torch.linalg.matrix_norm(m_in)), float(torch.linalg.matrix_norm(m_out)))
         candidates = candidate_subspace(target.lie_eigenspaces(X, tol), eigenspaces(m_in.transpose(0, 1), tol),
                                         pairs, tol)
