@@ -25,7 +25,8 @@ kernel networks, so :func:`intertwiner_basis` works in two steps:
    (directions with relative residual up to ``sqrt(SCREEN_KEEP)`` are kept), and only where the
    spectrum shows a clear gap above them; otherwise the subspace of step 1 goes on unscreened.
 3. *Refinement.* Within the remaining subspace every constraint is imposed exactly (matrix-free
-   residuals, then an SVD of size ``(out * in) x subspace``), in float64.
+   residuals, then an SVD of size ``(out * in) x subspace``), in float64. Problems with at most
+   :data:`DIRECT_UNKNOWNS` unknowns start here, from all of ``vec W``.
 
 The result satisfies every constraint to the solver's tolerance whatever the filter does; the
 filter only has to keep all solutions, which holds for diagonalisable combinations (reps of
@@ -44,6 +45,7 @@ MATCH_TOL = 1e-6  # eigenvalues closer than this, relative to the matrices' scal
 SCREEN_KEEP = 1e-12  # the screen keeps directions whose weighted squared residual is at most this
 SCREEN_GAP = 1e-6  # ... and screens only when every other direction's lies above this
 SCREEN_COMBINATIONS = 2  # random combinations of the constraints that the screen imposes
+DIRECT_UNKNOWNS = 64  # problems with at most this many unknowns skip steps 1 and 2 and the store
 
 
 def null_space(matrix: torch.Tensor, atol: float) -> torch.Tensor:
@@ -227,23 +229,32 @@ def screen(right: Eigenspaces, left: Eigenspaces, pairs: list[tuple[torch.Tensor
     used_cols, cols = torch.unique(cols, return_inverse=True)
     U = torch.cat([u for _, u in right], dim=1)[:, used_rows]
     V = torch.cat([v for _, v in left], dim=1)[:, used_cols]
-    at_rows, at_cols = (rows[:, None], rows[None, :]), (cols[:, None], cols[None, :])
+
+    def grams(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(a^H b, a^T b)``, the Gram matrices of the hermitian and the bilinear product."""
+        return a.mH @ b, a.transpose(0, 1) @ b
 
     def real_inner(terms: list[tuple[float, tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]],
                    ) -> torch.Tensor:
-        """``sum_t sign_t <x_c, x_d>_t`` over the candidates, where term ``t = (sign, (a, b), (c, d))``
-        pairs ``a_i c_j^T`` with ``b_k d_l^T``: ``<a_i c_j^T, b_k d_l^T> = (a_i . b_k)(c_j . d_l)``,
-        accumulated in place (the matrices are as large as the candidates are many)."""
+        """``sum_t sign_t <x_c, x_d>_t`` over the candidates, where term ``t = (sign, grams(a, b),
+        grams(c, d))`` pairs ``a_i c_j^T`` with ``b_k d_l^T``: ``<a_i c_j^T, b_k d_l^T> =
+        (a_i . b_k)(c_j . d_l)``, accumulated in place (the matrices are as large as the candidates
+        are many)."""
         hermitian = torch.zeros(len(rows), len(rows), dtype=U.dtype)
         bilinear = torch.zeros_like(hermitian)
-        for sign, (a, b), (c, d) in terms:
-            hermitian.addcmul_((a.mH @ b)[at_rows], (c.mH @ d)[at_cols], value=sign)
-            bilinear.addcmul_((a.transpose(0, 1) @ b)[at_rows], (c.transpose(0, 1) @ d)[at_cols], value=sign)
+        for sign, (ab_h, ab_t), (cd_h, cd_t) in terms:
+            hermitian.addcmul_(ab_h[rows][:, rows], cd_h[cols][:, cols], value=sign)
+            bilinear.addcmul_(ab_t[rows][:, rows], cd_t[cols][:, cols], value=sign)
         hermitian.mul_(phase.conj()[:, None]).mul_(phase[None, :])
         bilinear.mul_(phase[:, None]).mul_(phase[None, :])
         return hermitian.add_(bilinear).real.mul(0.5)
 
-    metric = real_inner([(1.0, (U, U), (V, V))])
+    def adjoint(gram: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``grams(b, a)`` from ``grams(a, b)``."""
+        return gram[0].mH, gram[1].transpose(0, 1)
+
+    UU, VV = grams(U, U), grams(V, V)
+    metric = real_inner([(1.0, UU, VV)])
     form = torch.zeros_like(metric)
     scaled = [(m_in / norm, m_out / norm) for m_in, m_out in pairs
               if (norm := float(m_in.norm() + m_out.norm())) > 0]
@@ -253,8 +264,9 @@ def screen(right: Eigenspaces, left: Eigenspaces, pairs: list[tuple[torch.Tensor
         for w in weights / weights.norm(dim=1, keepdim=True):
             m_in, m_out = combine(scaled, w)
             P, Q = m_out.to(U.dtype) @ U, m_in.transpose(0, 1).to(V.dtype) @ V
-            form += real_inner([(1.0, (P, P), (V, V)), (-1.0, (P, U), (V, Q)), (-1.0, (U, P), (Q, V)),
-                                (1.0, (U, U), (Q, Q))])
+            UP, VQ = grams(U, P), grams(V, Q)
+            form += real_inner([(1.0, grams(P, P), VV), (-1.0, adjoint(UP), VQ), (-1.0, UP, adjoint(VQ)),
+                                (1.0, UU, grams(Q, Q))])
     cholesky, failed = torch.linalg.cholesky_ex(metric)
     if failed:
         return None
@@ -314,8 +326,9 @@ def intertwiner_basis(pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], size_i
         W = basis.T.reshape(-1, size_out, size_in)
         residual = (m_out @ W - W @ m_in).reshape(len(W), -1).T
         scale = norm_bound(m_in) + norm_bound(m_out)
-        basis = basis @ null_space(residual, rtol * scale)
-        basis, _ = torch.linalg.qr(basis)
+        kept = null_space(residual, rtol * scale)
+        if kept.shape[1] < basis.shape[1]:
+            basis, _ = torch.linalg.qr(basis @ kept)
     return basis
 
 
@@ -331,9 +344,16 @@ def equivariant_maps(source, target, lie: torch.Tensor, discrete: torch.Tensor, 
     no eigenspace of the large Hom reps of kernel networks is computed from its matrix.
 
     Solutions persist across processes (:mod:`groups.solver_cache`): a problem solved before is
-    read back, after checking that the stored maps still satisfy every constraint."""
+    read back, after checking that the stored maps still satisfy every constraint. Problems with at
+    most :data:`DIRECT_UNKNOWNS` unknowns are solved by step 3 alone, from all of ``vec W``, which
+    costs less than reading a stored basis."""
     lie_pairs = [(source.differential(A), target.differential(A)) for A in lie]
     pairs = lie_pairs + list(zip(source.matrices(discrete), target.matrices(discrete)))
+    unknowns = source.size * target.size
+    if unknowns <= DIRECT_UNKNOWNS:
+        basis = intertwiner_basis(pairs, source.size, target.size, rtol,
+                                  candidates=torch.eye(unknowns, dtype=torch.float64))
+        return basis.T.reshape(-1, target.size, source.size)
     key = solver_cache.problem_key(pairs, source.size, target.size, rtol)
     stored = solver_cache.load(key, pairs, rtol)
     if stored is not None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-SOLVER_VERSION = 2  # bump when the solver's output for the same problem changes
+SOLVER_VERSION = 3  # bump when the solver's output for the same problem changes
 ENVIRONMENT = "IMPLICIT_KERNELS_CACHE"
 CHECK_SLACK = 100.0  # a stored basis may miss a constraint by this many times the solver's tolerance
 

@@ -106,6 +106,8 @@ SOLVER_PROBLEMS = {
     "O(2) Sym^2 -> T(1,1)": ("O(2)-mat", lambda G: SymmetricPowerRep(G, 2), lambda G: G.T(1, 1)),
     "C4 Sym^2 -> T(1,1)": ("C4-mat", lambda G: SymmetricPowerRep(G, 2), lambda G: G.T(1, 1)),
     "C3z T(1,0) -> T(2,0)": ("C3z-mat", lambda G: G.T(1, 0), lambda G: G.T(2, 0)),
+    "C3z T(2,0) -> T(2,1)": ("C3z-mat", lambda G: G.T(2, 0), lambda G: G.T(2, 1)),
+    "C4 Sym^4 -> T(2,2)": ("C4-mat", lambda G: SymmetricPowerRep(G, 4), lambda G: G.T(2, 2)),
 }
 
 
@@ -116,6 +118,17 @@ def test_equivariant_maps_span_the_null_space_of_the_stacked_constraints(problem
     found = equivariant_maps(source, target, lie, discrete).reshape(-1, target.size * source.size).T
     assert found.shape == expected.shape and expected.shape[1] > 0
     # same subspace: the projectors agree
+    assert float((found @ found.T - expected @ expected.T).abs().max()) <= TOLERANCE[torch.float64]
+
+
+@pytest.mark.parametrize("problem", SOLVER_PROBLEMS)
+def test_the_eigen_filter_path_spans_the_null_space_of_the_stacked_constraints(problem):
+    """``intertwiner_basis`` without candidates (eigen filter of a random combination of all pairs,
+    screen, refinement), which ``equivariant_maps`` skips for problems of few unknowns."""
+    source, target, _, _, pairs = solver_problem(*SOLVER_PROBLEMS[problem])
+    expected = kronecker_null_space(pairs, source.size, target.size)
+    found = intertwiner_basis(pairs, source.size, target.size)
+    assert found.shape == expected.shape and expected.shape[1] > 0
     assert float((found @ found.T - expected @ expected.T).abs().max()) <= TOLERANCE[torch.float64]
 
 
