@@ -27,6 +27,21 @@ _GRID_SIZE = 7
 _FEATURE_BATCH = 16
 
 
+def fixed_draws(module: nn.Module, seed: int = 0):
+    """``module`` as a function whose every call starts from the same random state (the caller's
+    is restored afterwards), so that a stochastic module such as
+    :class:`~implicit_kernels.nn.FieldDropout` draws the same for the transformed and the original
+    input."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+
+    def call(*args):
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            return module(*args)
+
+    return call
+
+
 def relative_error(lhs: torch.Tensor, rhs: torch.Tensor) -> float:
     """``max |lhs - rhs| / max |rhs|`` over all components, as a float."""
     lhs, rhs = lhs.detach(), rhs.detach()
@@ -70,7 +85,8 @@ def kernel_equivariance_error(
 
 def feature_equivariance_error(module: nn.Module, g: torch.Tensor, f: torch.Tensor) -> float:
     """Error of ``module(rho_in(g) f) = rho_out(g) module(f)`` for a pointwise module."""
-    return relative_error(module(act(module.rep_in, g, f)), act(module.rep_out, g, module(f)))
+    run = fixed_draws(module)
+    return relative_error(run(act(module.rep_in, g, f)), act(module.rep_out, g, run(f)))
 
 
 def point_conv_equivariance_error(
@@ -86,8 +102,9 @@ def point_conv_equivariance_error(
     module (a :class:`PointConv` or a network of them)."""
     moved_pos = pos @ g.to(pos.dtype).transpose(0, 1) + translation.to(pos.dtype)
     moved_attr = None if attr is None else act(conv.attr_rep, g, attr)
-    lhs = conv(act(conv.rep_in, g, f), moved_pos, edge_index, moved_attr)
-    return relative_error(lhs, act(conv.rep_out, g, conv(f, pos, edge_index, attr)))
+    run = fixed_draws(conv)
+    lhs = run(act(conv.rep_in, g, f), moved_pos, edge_index, moved_attr)
+    return relative_error(lhs, act(conv.rep_out, g, run(f, pos, edge_index, attr)))
 
 
 def mesh_conv_equivariance_error(conv: nn.Module, gauge: torch.Tensor, f: torch.Tensor,
@@ -97,8 +114,9 @@ def mesh_conv_equivariance_error(conv: nn.Module, gauge: torch.Tensor, f: torch.
     gauge = gauge.to(torch.float64)
     inverse_in = torch.linalg.inv(conv.rep_in(gauge)).to(f.dtype)
     inverse_out = torch.linalg.inv(conv.rep_out(gauge)).to(f.dtype)
-    lhs = conv(torch.einsum("nab,nb->na", inverse_in, f), geometry.change_gauge(gauge))
-    return relative_error(lhs, torch.einsum("nab,nb->na", inverse_out, conv(f, geometry)))
+    run = fixed_draws(conv)
+    lhs = run(torch.einsum("nab,nb->na", inverse_in, f), geometry.change_gauge(gauge))
+    return relative_error(lhs, torch.einsum("nab,nb->na", inverse_out, run(f, geometry)))
 
 
 def grid_conv_equivariance_error(conv: nn.Module, g: torch.Tensor, f: torch.Tensor) -> float:
@@ -111,7 +129,8 @@ def grid_conv_equivariance_error(conv: nn.Module, g: torch.Tensor, f: torch.Tens
             return transform_grid(signal, g, rep)
         return to_escnn_layout(transform_grid(from_escnn_layout(signal), g, rep))
 
-    return relative_error(conv(move(f, conv.rep_in)), move(conv(f), conv.rep_out))
+    run = fixed_draws(conv)
+    return relative_error(run(move(f, conv.rep_in)), move(run(f), conv.rep_out))
 
 
 

@@ -26,7 +26,7 @@ from benchmarks.channels import gates_last
 from benchmarks.mlp import mlp
 from groups import get_group
 from implicit_kernels import PointConv
-from implicit_kernels.nn import FieldNorm, Gate, TensorProduct
+from implicit_kernels.nn import FieldDropout, FieldNorm, Gate, TensorProduct
 
 
 class SteerableNBody(nn.Module):
@@ -56,12 +56,15 @@ class SteerableNBody(nn.Module):
             quadratically from layer to layer and diverged with moving positions); ``"both"``,
             their sum. Products are summed over the incoming edges (self-loops included) and
             divided by the square root of the kernels' ``avg_degree``.
+        dropout: probability with which each hidden field (a scalar or a vector of a node) of every
+            layer's update is dropped in training (:class:`~implicit_kernels.nn.FieldDropout`).
         **kernel_options: passed to every :class:`PointConv` (e.g. ``copies``, or
             ``basis="analytic"`` for escnn's analytic kernels in the same network).
     """
 
     def __init__(self, group: str = "O(3)", scalars: int = 16, vectors: int = 8, layers: int = 4,
-                 node_scalars: bool = False, moving: bool = False, messages: str = "linear", **kernel_options):
+                 node_scalars: bool = False, moving: bool = False, messages: str = "linear", dropout: float = 0.0,
+                 **kernel_options):
         super().__init__()
         if messages not in ("linear", "product", "both"):
             raise ValueError(f"messages must be 'linear', 'product' or 'both', got {messages!r}")
@@ -97,6 +100,7 @@ class SteerableNBody(nn.Module):
         self.steps = nn.Parameter(torch.full((layers,), 0.1)) if moving else None
         # SiLU on the scalars, each vector scaled by the sigmoid of its gate scalar
         self.gate = Gate(hidden, gates="inputs")
+        self.dropout = FieldDropout(hidden, dropout)
         self.readout = conv(hidden, G.standard, scalars)
         # hidden scalars are layer-normalised before they enter a kernel (unnormalised ones made
         # training diverge); |v| is of order one already
@@ -130,7 +134,7 @@ class SteerableNBody(nn.Module):
             if self.steps is not None:
                 out, move = out[:, : -x.shape[1]], out[:, -x.shape[1]:]
                 x = x + self.steps[i] * move
-            update = self.gate(out[:, self.gates_last])
+            update = self.dropout(self.gate(out[:, self.gates_last]))
             h = update if i == 0 else (h + update) / 2**0.5
         return x + self.readout_scale * self.readout(h, x, edges, attr(h, x, self.layers))
 
@@ -254,6 +258,8 @@ MODELS = {
     "egnn": EGNN,
     "mpnn": MessagePassing,
 }
+# the registry names of SteerableNBody networks (which take its options, e.g. dropout)
+STEERABLE_MODELS = tuple(name for name, make in MODELS.items() if getattr(make, "func", None) is SteerableNBody)
 
 # Adam learning rates: EGNN's published 5e-4 for the two message-passing networks (EGNN diverges at
 # 3e-3 here); the steerable models learn several times faster at 3e-3 (validation MSE after 20

@@ -23,7 +23,7 @@ from benchmarks.nbody.data import (
     load_from_arguments,
     random_orthogonal,
 )
-from benchmarks.nbody.models import LEARNING_RATES, MODELS, Ensemble, load_member
+from benchmarks.nbody.models import LEARNING_RATES, MODELS, STEERABLE_MODELS, Ensemble, load_member
 from benchmarks.training import Distributed, add_training_arguments, fit, parameter_count, write_json
 
 
@@ -32,6 +32,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--model", choices=sorted(MODELS), required=True)
     add_training_arguments(parser, epochs=1000, batch_size=100)
     add_data_arguments(parser)
+    parser.add_argument("--dropout", type=float, default=0.0, metavar="P",
+                        help="drop each hidden field of every layer's update with probability P in training "
+                             "(the steerable models only)")
     parser.add_argument("--huber", type=float, default=None, metavar="DELTA",
                         help="train on the Huber loss of the coordinates' errors with this threshold "
                              "(default: the squared error); validation and test stay MSE")
@@ -42,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--teacher-weight", type=float, default=1.0, metavar="W",
                         help="the teachers' share of the training target: 0 labels only, 1 (default) teachers only")
     args = parser.parse_args(argv)
+    if args.dropout and args.model not in STEERABLE_MODELS:
+        parser.error(f"--dropout applies to the steerable models only, not {args.model}")
     if args.huber is not None and not args.huber > 0:
         parser.error(f"--huber must be positive, got {args.huber}")
     if not 0 <= args.teacher_weight <= 1:
@@ -118,7 +123,7 @@ def main(argv=None) -> dict:
     processes = Distributed.from_environment()
     torch.manual_seed(args.seed)
     data = load_from_arguments(args)
-    model = MODELS[args.model]()
+    model = MODELS[args.model](**({"dropout": args.dropout} if args.dropout else {}))
     lr = args.lr if args.lr is not None else LEARNING_RATES[args.model]
     train = data["train"]
     if args.teacher:

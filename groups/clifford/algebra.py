@@ -122,15 +122,21 @@ class CliffordAlgebra:
         ``rows`` and ``cols`` (blade positions) restrict ``L`` to ``L[rows][:, cols]`` without
         forming the rest."""
         index, sign = self.left_factor
-        grades = self.path_grades
         rows = slice(None) if rows is None else rows.cpu()
         cols = slice(None) if cols is None else cols.cpu()
-        index, sign, grades = index[rows][:, cols], sign[rows][:, cols], grades[:, rows][:, :, cols]
-        matrix = x[..., index.to(x.device)] * sign.to(device=x.device, dtype=x.dtype)
+        matrix = x[..., index[rows][:, cols].to(x.device)] * sign[rows][:, cols].to(device=x.device, dtype=x.dtype)
         if path_weights is None:
             return matrix
-        gi, gj, gk = grades.to(x.device)
-        return matrix * path_weights[..., gi, gj, gk]
+        return matrix * path_weights.flatten(-3)[..., self.path_index(rows, cols).to(x.device)]
+
+    def path_index(self, rows: torch.Tensor | slice = slice(None), cols: torch.Tensor | slice = slice(None),
+                   ) -> torch.Tensor:
+        """``(|rows|, |cols|)`` long: the grade path ``(i, j, k)`` of each entry of
+        :meth:`left_multiplication` restricted to ``rows`` and ``cols``, flattened as
+        ``(i (n+1) + j) (n+1) + k``, so that ``path_weights.flatten(-3)[..., index]`` are the weights
+        the entries carry."""
+        gi, gj, gk = self.path_grades[:, rows][:, :, cols]
+        return (gi * (self.n + 1) + gj) * (self.n + 1) + gk
 
     @cached_property
     def valid_paths(self) -> torch.Tensor:

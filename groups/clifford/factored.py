@@ -57,7 +57,7 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
         self.register_buffer("upper", upper, persistent=False)
         # E2m E3l + E2l E3m counts the diagonal m = l twice
         self.register_constant("diagonal_halves", 1 - 0.5 * (upper[0] == upper[1]).double())
-        self.register_constant("units", torch.eye(self.algebra.dim)[: 1 + n])  # 1, e_1, .., e_n
+        self._register_unit_operators()
         # every column as (coefficient, monomial): coefficients [a1, a1', a2 a3, a2 a3', a2' a3, a2' a3']
         # and monomials [1, x_1 .. x_n, x_m x_l (m <= l)]
         constant, linear, quadratic = [0], list(range(1, n + 1)), list(range(n + 1, n + 1 + len(upper[0])))
@@ -82,22 +82,38 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
         self.type_feature_sizes = [pairs * columns for pairs, columns in zip(self.type_sizes, self.type_columns)]
         self.feature_size = sum(self.type_feature_sizes)
 
-    def span_outputs(self, x: torch.Tensor, attr: torch.Tensor | None) -> torch.Tensor:
-        """The output multivectors ``a + a' x`` as ``(..., operators, pairs, 2)`` coefficients."""
+    def _register_unit_operators(self) -> None:
+        """Per pair type ``t`` and operator ``k`` (``L1``, and ``L2``, ``L3`` for the complete head),
+        the left multiplications by ``1, e_1, .., e_n`` restricted to the blades ``k`` sees
+        (``L1``: rows and columns; ``L2``: rows; ``L3``: columns), ``unit_t_k`` ``(1 + n, R, C)``,
+        and the flat grade path of each entry, ``path_t_k`` ``(R, C)``: ``L_w(e_m) = unit[m] *
+        w.flatten()[path]``."""
+        units = torch.eye(self.algebra.dim, dtype=torch.float64)[: 1 + self.algebra.n]
+        for t in range(len(self.type_sizes)):
+            rows, cols = getattr(self, f"rows_{t}"), getattr(self, f"cols_{t}")
+            restrictions = [(rows, cols), (rows, None), (None, cols)][: self.n_operators]
+            for k, (r, c) in enumerate(restrictions):
+                self.register_constant(f"unit_{t}_{k}", self.algebra.left_multiplication(units, None, r, c))
+                self.register_buffer(f"path_{t}_{k}", self.algebra.path_index(
+                    slice(None) if r is None else r, slice(None) if c is None else c), persistent=False)
+
+    def span_outputs(self, x: torch.Tensor, attr: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output multivectors ``a + a' x`` as coefficients ``a``, ``a'``, each ``(...,
+        operators, pairs)``."""
         q, scalars = self.scalar_inputs(x)
         if attr is not None:
             scalars = torch.cat([scalars, attr], dim=-1)
         alpha = torch.cat([torch.zeros_like(q), scalars], dim=-1)
         beta = torch.cat([torch.ones_like(q), torch.zeros_like(scalars)], dim=-1)
-        h = torch.stack([alpha, beta], dim=-1)
+        h = (alpha, beta)
         for layer in self.body:
             h = layer.on_span(h, q)
-        return self.output.on_span(h).unflatten(-2, (self.n_operators, self.n_pairs))
+        return tuple(part.unflatten(-1, (self.n_operators, self.n_pairs)) for part in self.output.on_span(h))
 
     def features(self, x, attr=None):
         """``phi_p`` per pair, the kept columns of its type, pairs in ``pair_order``:
         ``(..., feature_size)``."""
-        a, d = self.span_outputs(x, attr).unbind(-1)  # (..., operators, pairs): a, a'
+        a, d = self.span_outputs(x, attr)  # (..., operators, pairs): a, a'
         if self.head_kind == "single":
             coefficients = torch.stack([a[..., 0, :], d[..., 0, :]], dim=-1)
         else:
@@ -116,16 +132,15 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
     def _expansions(self, like: torch.Tensor, path_weights: torch.Tensor) -> list[torch.Tensor]:
         """Per pair type, every column of the expansion for ``path_weights`` ``(operators, pairs,
         n+1, n+1, n+1)``, restricted to the type's blades: ``(P_t, columns, |R_t|, |C_t|)``."""
-        weights = path_weights.to(like.dtype).index_select(1, self.pair_order).split(self.type_sizes, dim=1)
-        units = self.constant("units", like)
-        left = self.algebra.left_multiplication
+        weights = path_weights.to(like.dtype).index_select(1, self.pair_order).flatten(-3).split(self.type_sizes, dim=1)
         heads = []
         for t, w in enumerate(weights):
-            rows, cols = getattr(self, f"rows_{t}"), getattr(self, f"cols_{t}")
-            first = left(units, w[0][:, None], rows, cols)  # (P, 1 + n, R, C): D1, E1m
-            columns = [first[:, :1], first[:, 1:]]
+            # operator k of every pair on 1, e_1, .., e_n: (P, 1 + n, R', C')
+            first, *others = [self.constant(f"unit_{t}_{k}", like) * w[k][:, None, getattr(self, f"path_{t}_{k}")]
+                              for k in range(self.n_operators)]
+            columns = [first[:, :1], first[:, 1:]]  # D1, E1m
             if self.head_kind == "complete":
-                second, third = left(units, w[1][:, None], rows, None), left(units, w[2][:, None], None, cols)
+                second, third = others
                 d2, e2, d3, e3 = second[:, :1], second[:, 1:], third[:, :1], third[:, 1:]
                 products = e2[:, :, None] @ e3[:, None]  # (P, n, n, R, C): E2m E3l
                 symmetric = (products + products.transpose(1, 2))[:, self.upper[0], self.upper[1]]

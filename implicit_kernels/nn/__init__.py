@@ -13,6 +13,7 @@ gets all of them.
   feature's invariants or from extra input scalars);
   :class:`NormActivation`: scaling by a function of each field's invariant norm (definite forms);
 * :class:`FieldNorm`, :class:`BatchNorm`: normalisation per sample and over the batch;
+  :class:`FieldDropout`: dropout of whole fields;
   :class:`SizeNorm`: each field divided by a learnable blend of 1 and its invariant size;
 * :func:`global_pool` (and the readout module :class:`GlobalPool`), :class:`GridAvgPool`: sums and
   means over points and grid cells;
@@ -22,6 +23,7 @@ gets all of them.
 """
 
 from implicit_kernels.nn.activations import Gate, NormActivation
+from implicit_kernels.nn.dropout import FieldDropout
 from implicit_kernels.nn.invariants import Invariants
 from implicit_kernels.nn.linear import Linear
 from implicit_kernels.nn.monitor import FeatureMonitor
@@ -33,6 +35,7 @@ from implicit_kernels.nn.tensor_product import TensorProduct, TensorSquare
 __all__ = [
     "BatchNorm",
     "FeatureMonitor",
+    "FieldDropout",
     "FieldNorm",
     "Gate",
     "GlobalPool",

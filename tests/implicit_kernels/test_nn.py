@@ -15,6 +15,7 @@ from implicit_kernels import GridConv, PointConv
 from implicit_kernels.equivariance import TOLERANCE, assert_equivariant
 from implicit_kernels.nn import (
     BatchNorm,
+    FieldDropout,
     FieldNorm,
     Gate,
     GlobalPool,
@@ -38,6 +39,7 @@ MODULES = {
     "FieldNorm": lambda G, rep: FieldNorm(rep),
     "BatchNorm": lambda G, rep: BatchNorm(rep),
     "SizeNorm": lambda G, rep: SizeNorm(rep),
+    "FieldDropout": lambda G, rep: FieldDropout(rep, p=0.5),
     "GateFromInputs": lambda G, rep: Gate(rep, gates="inputs"),
     "TensorSquare": lambda G, rep: TensorSquare(rep, G.trivial + rep),
     "Sequential": lambda G, rep: Sequential(Linear(rep, rep), Gate(rep), BatchNorm(rep), Linear(rep, G.standard)),
@@ -384,3 +386,39 @@ def test_clifford_closed_forms_have_the_oracle_dimensions(name):
                 assert basis.shape[0] == null_dimension(product, mats[k])
                 for W in basis:
                     assert np.abs(mats[k] @ W - W @ product).max() <= 1e-12 * (1 + np.abs(product).max())
+
+
+def test_field_dropout_keeps_or_drops_each_field_whole_and_keeps_the_mean():
+    """In training every field (a copy of a part type) is either zero or scaled by ``1 / (1 - p)``
+    as a whole, and about a fraction ``p`` of them is dropped; in evaluation it is the identity."""
+    G = get_group("O(3)")
+    rep = 3 * G.irrep(0, 0) + 2 * G.irrep(1, 1) + G.irrep(0, 2)  # fields of sizes 1, 3 and 5
+    dropout = FieldDropout(rep, p=0.3)
+    x = torch.randn(2000, rep.size, generator=torch.Generator().manual_seed(0), dtype=torch.float64) + 3.0
+    y = dropout(x)
+    sizes = [1, 1, 1, 3, 3, 5]
+    kept = []
+    for block_x, block_y in zip(x.split(sizes, dim=1), y.split(sizes, dim=1)):
+        zero = (block_y == 0).all(dim=1)
+        scaled = (block_y - block_x / 0.7).abs().max(dim=1).values <= 1e-12 * block_x.abs().max()
+        assert bool((zero ^ scaled).all())
+        kept.append(scaled)
+    dropped = 1 - torch.stack(kept).double().mean()
+    assert abs(float(dropped) - 0.3) < 4 * (0.3 * 0.7 / (2000 * len(sizes))) ** 0.5
+    assert torch.equal(dropout.eval()(x), x)
+
+
+def test_field_dropout_checks_are_replayed_and_leave_the_random_state_alone():
+    """``check_equivariance`` gives a stochastic module the same draws for the transformed and the
+    original input, and restores the caller's random state."""
+    G = get_group("O(3)")
+    dropout = FieldDropout(2 * G.irrep(1, 1) + G.irrep(0, 0), p=0.5)
+    before = torch.get_rng_state()
+    assert_equivariant(dropout)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
+def test_field_dropout_rejects_probabilities_outside_zero_one(p):
+    with pytest.raises(ValueError, match=r"p must lie in \[0, 1\)"):
+        FieldDropout(get_group("O(3)").irrep(1, 1), p=p)
