@@ -8,8 +8,9 @@ generators (:meth:`groups.base.Group.generators`) with :func:`groups.solver.equi
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -33,6 +34,29 @@ def batched_kron(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Kronecker product over the last two axes: ``(..., m, m), (..., k, k) -> (..., mk, mk)``."""
     out = a[..., :, None, :, None] * b[..., None, :, None, :]
     return out.reshape(*out.shape[:-4], a.shape[-2] * b.shape[-2], a.shape[-1] * b.shape[-1])
+
+
+DIFFERENTIAL_MEMO_SIZE = 64  # Lie-algebra elements whose images a rep object keeps
+Differential = Callable[[Rep, torch.Tensor], torch.Tensor]
+
+
+def memoised_differential(method: Differential) -> Differential:
+    """``differential(A)`` computed once per rep object and Lie-algebra element (keyed by the
+    float64 bytes of ``A``), for the last :data:`DIFFERENTIAL_MEMO_SIZE` elements: the solver asks
+    for the images of the same generators for every problem a rep takes part in. The returned
+    tensor is shared; callers must not modify it in place."""
+
+    @functools.wraps(method)
+    def differential(self: Rep, A: torch.Tensor) -> torch.Tensor:
+        memo = self.__dict__.setdefault("_differential_memo", {})
+        key = (tuple(A.shape), A.detach().to("cpu", torch.float64).contiguous().numpy().tobytes())
+        if key not in memo:
+            if len(memo) >= DIFFERENTIAL_MEMO_SIZE:
+                memo.pop(next(iter(memo)))
+            memo[key] = method(self, A)
+        return memo[key]
+
+    return differential
 
 
 def tensor_power_differential(factors: list[torch.Tensor]) -> torch.Tensor:
@@ -115,6 +139,7 @@ class TensorProductRep(GeneratedRep):
     def matrices(self, g):
         return batched_kron(self.a.matrices(g), self.b.matrices(g))
 
+    @memoised_differential
     def differential(self, A):
         return tensor_power_differential([self.a.differential(A), self.b.differential(A)])
 

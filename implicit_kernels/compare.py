@@ -145,14 +145,16 @@ def fit_error(rep_in: Rep, rep_out: Rep, elements: int = 2, steps: int = 300, po
     return worst
 
 
-def evaluation_cost(kernel: ImplicitKernel, counts=COST_POINTS, repeats: int = 3) -> list[dict]:
+def evaluation_cost(kernel: ImplicitKernel, counts=COST_POINTS, repeats: int = 3,
+                    analytic_limit: int | None = None) -> list[dict]:
     """Median time (over ``repeats`` runs; one run when it takes over 2 s) and peak memory of
     evaluating the kernel at ``m`` points, for each ``m`` in
     ``counts`` (uniform in the ball of radius 1.5): the implicit kernel's forward pass against
     sampling escnn's analytic basis and contracting it with one weight per basis element (what an
     analytic layer does; escnn's own basis object is cached between calls). The basis is sampled
     in chunks of :data:`ANALYTIC_CHUNK` points, which bounds its ``(m, basis size, C_out, C_in)``
-    tensor."""
+    tensor. Above ``analytic_limit`` points only the implicit kernel runs (the analytic entries
+    are ``None``): chunked sampling costs the same per point at every size."""
     rows = []
     rep_in, rep_out, n = kernel.rep_in, kernel.rep_out, kernel.group.n
     for m in counts:
@@ -169,8 +171,11 @@ def evaluation_cost(kernel: ImplicitKernel, counts=COST_POINTS, repeats: int = 3
                 values.append(torch.einsum("mboi,b->moi", basis, torch.ones(basis.shape[1])))
             return torch.cat(values)
 
-        row = {"points": m}
-        for name, run in (("implicit", implicit), ("analytic", analytic)):
+        row = {"points": m, "analytic_ms": None, "analytic_mb": None}
+        runs = [("implicit", implicit)]
+        if analytic_limit is None or m <= analytic_limit:
+            runs.append(("analytic", analytic))
+        for name, run in runs:
             seconds, row[f"{name}_mb"] = seconds_and_peak_mb(run, repeats)
             row[f"{name}_ms"] = 1000 * seconds
         rows.append(row)

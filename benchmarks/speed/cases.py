@@ -51,11 +51,12 @@ class Sizes:
     points: int
     kernel_points: tuple[int, ...]
     repeats: int
+    analytic_limit: int | None = None  # escnn's basis is sampled at kernel_points up to this many
 
     @classmethod
     def full(cls) -> Sizes:
         return cls(grid_batch=4, grid_side=16, kernel_size=5, points=4096,
-                   kernel_points=(100, 1000, 10000, 100000), repeats=5)
+                   kernel_points=(100, 1000, 10000, 100000), repeats=5, analytic_limit=10000)
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -157,4 +158,5 @@ def kernel_case(sizes: Sizes) -> list[dict]:
     """Kernel evaluation alone at each of ``sizes.kernel_points`` points: ours against sampling
     escnn's analytic basis and contracting it (:func:`implicit_kernels.compare.evaluation_cost`)."""
     rep = our_fields()
-    return evaluation_cost(ImplicitKernel(rep, rep), sizes.kernel_points, repeats=sizes.repeats)
+    return evaluation_cost(ImplicitKernel(rep, rep), sizes.kernel_points, repeats=sizes.repeats,
+                           analytic_limit=sizes.analytic_limit)

@@ -4,7 +4,8 @@ The network is ``PointConv -> Gate -> PointConv`` on the point case's fields (O(
 ``2x(0e + 1o + 2e)``) and radius graph. It runs three ways on the same inputs, in one process:
 
 * **eager, edge_index**: every layer derives its neighbour tables from ``edge_index``;
-* **eager, tables**: one :class:`~implicit_kernels.NeighbourTables` shared by both layers;
+* **eager, tables**: one :class:`~implicit_kernels.NeighbourTables` shared by both layers, with
+  :data:`SLOTS` neighbour slots per group;
 * **compiled, tables**: ``torch.compile(network, fullgraph=True)`` on the shared tables (the
   first training step and the first inference, which compile, are timed apart).
 
@@ -33,6 +34,10 @@ from implicit_kernels import NeighbourTables, PointConv
 from implicit_kernels.nn import Gate
 
 SECTION = "speed-compiled"
+# neighbour slots per group of the shared tables: torch.compile traces and generates code for every
+# group, so fewer groups compile faster, while very large ones slow the eager backward pass (the
+# trade-off is measured in NOTES.md)
+SLOTS = 8192
 
 
 class PointNetwork(nn.Module):
@@ -51,7 +56,7 @@ class PointNetwork(nn.Module):
 
 def run(points: int, repeats: int, device: torch.device, backend: str) -> dict:
     f, pos, edge_index = point_inputs(points, device)
-    tables = NeighbourTables(edge_index, points)
+    tables = NeighbourTables(edge_index, points, max_slots=SLOTS)
     network = PointNetwork(edge_index.shape[1] / points).to(device)
     compiled = torch.compile(network, fullgraph=True, backend=backend)
     # compile every variant the timing calls: a training step on features that need a gradient,
@@ -67,18 +72,20 @@ def run(points: int, repeats: int, device: torch.device, backend: str) -> dict:
                                     "compiled, tables": lambda: compiled},
                        {"eager, edge_index": (f, pos, edge_index), "eager, tables": (f, pos, tables),
                         "compiled, tables": (f, pos, tables)}, repeats, device)
-    return {"points": points, "edges": edge_index.shape[1], "backend": backend, "compile_s": compile_s,
+    return {"points": points, "edges": edge_index.shape[1], "max_slots": SLOTS, "groups": len(tables.groups),
+            "backend": backend, "compile_s": compile_s,
             "rows": [asdict(r) for r in rows]}
 
 
 def markdown(results: dict) -> str:
-    rows = results["rows"]
+    rows, groups = results["rows"], results["groups"]
     reference = next(r for r in rows if r["layer"] == "eager, edge_index")
     lines = [
         *command.header(results),
         wrap(f"`PointConv -> Gate -> PointConv`, O(3) fields 2x(0e+1o+2e), {results['points']} points, "
-             f"{results['edges']} edges (about {NEIGHBOURS} neighbours per unit ball), backend "
-             f"`{results['backend']}`. Compiling (the first training step and the first inference) took "
+             f"{results['edges']} edges (about {NEIGHBOURS} neighbours per unit ball), shared tables in "
+             f"{groups} group{'s' if groups != 1 else ''} of at most {results['max_slots']} neighbour slots, "
+             f"backend `{results['backend']}`. Compiling (the first training step and the first inference) took "
              f"{results['compile_s']:.0f} s."),
         "",
         "| network | forward ms | forward+backward ms | fwd+bwd / eager with edge_index |",

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         print(json.dumps(training_step_peak_mb(*args.measure, points)))
         return None
     start = time.perf_counter()
-    repeats = 1 if args.quick else 5
+    repeats = 1 if args.quick else 3
     rows = run(CASES, points, repeats, args.threads, memory=not args.quick)
     wide_rows = run(WIDE_CASES, points // 4, repeats, args.threads, memory=not args.quick)
     results = {**run_record("python -m benchmarks.speed.families", argv, args.threads, start),

@@ -93,7 +93,9 @@ def markdown(results: dict) -> str:
         "",
         wrap("**Kernel evaluation** alone (no autograd, on the CPU) at m points in the ball of radius 1.5, same "
              "fields: ours against sampling escnn's analytic basis and contracting it with one weight per element "
-             "(in chunks of 10^3 points)."),
+             "(in chunks of 10^3 points"
+             + (f"; up to {s['analytic_limit']} points, since the chunks make its time linear in the points"
+                if s.get("analytic_limit") else "") + ")."),
         "",
         kernel_table(results["kernel"]),
         "",

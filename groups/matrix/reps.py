@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from groups.derived_reps import GeneratedRep, batched_kron, tensor_power_differential
+from groups.derived_reps import GeneratedRep, batched_kron, memoised_differential, tensor_power_differential
 from groups.solver import eigenspaces, kronecker_eigenspaces
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ class TensorRep(GeneratedRep):
             out = batched_kron(out, factor)
         return out
 
+    @memoised_differential
     def differential(self, A):
         A = A.to(torch.float64)
         return tensor_power_differential([A] * self.r + [-A.transpose(0, 1)] * self.s)
@@ -106,19 +107,28 @@ class SymmetricPowerRep(GeneratedRep):
         out = g.new_zeros(batch, self.size, self.size)
         return out.scatter_add_(2, target, terms.reshape(batch, self.size, flat))
 
+    @cached_property
+    def _product_rule(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For every monomial ``alpha`` and factor ``t``: the row ``alpha``, the columns
+        ``(rest + {b} for every axis b)`` with ``rest = alpha`` minus its factor ``t``, and the axis
+        ``alpha_t``; flattened over ``(alpha, t)``."""
+        lower = SymmetricPowerRep(self.group, self.k - 1)
+        lower_index = {beta: i for i, beta in enumerate(lower.exponents)}
+        _, _, grow = self._recursion
+        pairs = [(row, lower_index[alpha[:t] + alpha[t + 1 :]], alpha[t])
+                 for row, alpha in enumerate(self.exponents) for t in range(self.k)]
+        rows, rests, axes = (torch.tensor(column) for column in zip(*pairs))
+        return rows, grow[rests], axes
+
+    @memoised_differential
     def differential(self, A):
         A = A.to(torch.float64)
         out = torch.zeros(self.size, self.size, dtype=torch.float64)
         if self.k == 0:
             return out
-        lower = SymmetricPowerRep(self.group, self.k - 1)
-        lower_index = {beta: i for i, beta in enumerate(lower.exponents)}
-        _, _, grow = self._recursion
-        for row, alpha in enumerate(self.exponents):
-            for t in range(self.k):  # product rule: the factor x_{alpha_t} becomes (A x)_{alpha_t}
-                rest = lower_index[alpha[:t] + alpha[t + 1 :]]
-                out[row].index_add_(0, grow[rest], A[alpha[t]])
-        return out
+        # product rule: the factor x_{alpha_t} of x^alpha becomes (A x)_{alpha_t} = sum_b A[alpha_t, b] x_b
+        rows, columns, axes = self._product_rule
+        return out.index_put_((rows[:, None], columns), A[axes], accumulate=True)
 
     def __repr__(self) -> str:
         return f"Sym^{self.k}"

@@ -184,3 +184,18 @@ def test_float32_generators_are_checked_at_their_precision():
         MatrixGroup(4, lie_algebra=tilted.float())
     with pytest.raises(ValueError, match=r"does not normalise the lie_algebra"):  # a tilt of the spin axis
         MatrixGroup(3, discrete_generators=axis_rotation([1.0, 0.0, 0.0], 0.3), lie_algebra=rotation_generators(3)[:1])
+
+
+def test_memoised_differentials_match_fresh_ones_and_stay_bounded():
+    """A rep keeps the images of the Lie-algebra elements it was asked for (at most
+    ``DIFFERENTIAL_MEMO_SIZE``); every answer equals that of a rep object with no memo."""
+    from groups.derived_reps import DIFFERENTIAL_MEMO_SIZE, TensorProductRep
+
+    G = get_group("SO+(1,3)-mat")
+    generator = torch.Generator().manual_seed(0)
+    rep = TensorProductRep(G.T(2, 0), G.T(0, 1))
+    elements = torch.randn(DIFFERENTIAL_MEMO_SIZE + 20, 4, 4, generator=generator, dtype=torch.float64)
+    for A in list(elements) + list(elements[:5]):
+        fresh = TensorProductRep(G.T(2, 0), G.T(0, 1)).differential(A)
+        assert torch.equal(rep.differential(A), fresh)
+    assert len(rep.__dict__["_differential_memo"]) == DIFFERENTIAL_MEMO_SIZE
