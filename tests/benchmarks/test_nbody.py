@@ -2,11 +2,7 @@
 script (every model, resume, and two processes under torchrun)."""
 
 import json
-import os
-import shutil
 import statistics
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,6 +11,7 @@ import torch
 from benchmarks.nbody import data, ensemble, models, reference, report, simulate, symmetry, train
 from benchmarks.nbody.models import MODELS
 from implicit_kernels.equivariance import TOLERANCE
+from tests.benchmarks.torchrun import two_process_record
 
 
 def test_momentum_is_conserved_without_clipping():
@@ -177,14 +174,10 @@ def test_ensemble_averages_the_best_weights_of_its_members(tmp_path):
 
 
 def test_two_processes_under_torchrun(tmp_path):
-    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
-    out = tmp_path / "ddp.json"
-    command = [torchrun, "--nproc_per_node=2", "-m", "benchmarks.nbody.train", "--model", "egnn", "--epochs", "2",
-               "--eval-every", "1", "--sizes", "20", "10", "10", "--batch-size", "10", "--cache", str(tmp_path),
-               "--out", str(out)]
-    subprocess.run(command, check=True, timeout=300, capture_output=True)
-    result = json.loads(out.read_text())
-    assert result["world_size"] == 2 and result["epochs"] == 2
+    result = two_process_record("benchmarks.nbody.train", [
+        "--model", "egnn", "--epochs", "2", "--eval-every", "1", "--sizes", "20", "10", "10", "--batch-size", "10",
+        "--cache", str(tmp_path)], tmp_path)
+    assert result["epochs"] == 2
 
 
 def row_index(text: str, prefix: str) -> int:

@@ -4,10 +4,6 @@ equivariance of the steerable models under the grid-preserving group elements.""
 
 import json
 import math
-import os
-import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -18,6 +14,7 @@ from benchmarks.pde.models import MODELS, PlainResNet
 from benchmarks.pde.train import PROTOCOLS, VAL_SEED, Windows, equivariance_error
 from groups import get_group
 from implicit_kernels.equivariance import TOLERANCE
+from tests.benchmarks.torchrun import two_process_record
 
 TINY = ["--grid", "8", "--frames", "5", "--history", "2", "--val-trajectories", "1", "--test-trajectories", "1",
         "--channels", "2", "--blocks", "1", "--epochs", "1", "--eval-every", "1"]
@@ -143,14 +140,9 @@ def test_plain_resnet_has_about_as_many_parameters_as_the_clifford_model(task):
 
 
 def test_two_processes_under_torchrun(cache, tmp_path):
-    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
-    out = tmp_path / "ddp.json"
-    command = [torchrun, "--nproc_per_node=2", "-m", "benchmarks.pde.train",
-               *tiny("navier_stokes", "clifford", cache, "--epochs", "2", "--batch-size", "4", "--out", str(out))]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run(command, check=True, timeout=300, capture_output=True, env=environment)
-    result = json.loads(out.read_text())
-    assert result["world_size"] == 2 and result["epochs"] == 2
+    result = two_process_record("benchmarks.pde.train", tiny("navier_stokes", "clifford", cache, "--epochs", "2",
+                                                             "--batch-size", "4"), tmp_path)
+    assert result["epochs"] == 2
     assert result["equivariance_error"] <= TOLERANCE[torch.float32]
 
 

@@ -2,11 +2,7 @@
 and smoke runs of the training script (every model, resume, two processes under torchrun)."""
 
 import json
-import os
-import shutil
 import statistics
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -17,6 +13,7 @@ from benchmarks.pointcloud.data import random_rotations
 from benchmarks.pointcloud.models import MODELS, SteerableClassifier, farthest_point_sampling
 from groups import get_group
 from implicit_kernels.equivariance import TOLERANCE, relative_error
+from tests.benchmarks.torchrun import two_process_record
 
 TINY = ["--sizes", "32", "16", "--points", "32", "--val-fraction", "0.25", "--batch-size", "8", "--eval-every", "1"]
 MIRROR = torch.diag(torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64))
@@ -127,13 +124,9 @@ def test_protocols_rotate_validation_and_test_clouds(cache):
 
 
 def test_two_processes_under_torchrun(cache, tmp_path):
-    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
-    out = tmp_path / "ddp.json"
-    command = [torchrun, "--nproc_per_node=2", "-m", "benchmarks.pointcloud.train", "--model", "implicit-so3",
-               "--epochs", "2", "--cache", cache, "--out", str(out), *TINY]
-    subprocess.run(command, check=True, timeout=300, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    result = json.loads(out.read_text())
-    assert result["world_size"] == 2 and result["epochs"] == 2
+    result = two_process_record("benchmarks.pointcloud.train", [
+        "--model", "implicit-so3", "--epochs", "2", "--cache", cache, *TINY], tmp_path)
+    assert result["epochs"] == 2
 
 
 def test_report_table_from_real_runs(cache, tmp_path):
