@@ -40,6 +40,11 @@ def _reorder_sign(a: int, b: int) -> int:
     return -1 if swaps % 2 else 1
 
 
+def _positions(blades: torch.Tensor | None) -> torch.Tensor | slice:
+    """Blade positions as an index on the CPU tables; ``None`` for all of them."""
+    return slice(None) if blades is None else blades.cpu()
+
+
 class CliffordAlgebra:
     """Cl(p, q) with ``n = p + q <= 6`` (dense tables of size ``8^n``).
 
@@ -122,20 +127,19 @@ class CliffordAlgebra:
         ``rows`` and ``cols`` (blade positions) restrict ``L`` to ``L[rows][:, cols]`` without
         forming the rest."""
         index, sign = self.left_factor
-        rows = slice(None) if rows is None else rows.cpu()
-        cols = slice(None) if cols is None else cols.cpu()
-        matrix = x[..., index[rows][:, cols].to(x.device)] * sign[rows][:, cols].to(device=x.device, dtype=x.dtype)
+        picked_rows, picked_cols = _positions(rows), _positions(cols)
+        matrix = x[..., index[picked_rows][:, picked_cols].to(x.device)]
+        matrix = matrix * sign[picked_rows][:, picked_cols].to(device=x.device, dtype=x.dtype)
         if path_weights is None:
             return matrix
         return matrix * path_weights.flatten(-3)[..., self.path_index(rows, cols).to(x.device)]
 
-    def path_index(self, rows: torch.Tensor | slice = slice(None), cols: torch.Tensor | slice = slice(None),
-                   ) -> torch.Tensor:
+    def path_index(self, rows: torch.Tensor | None = None, cols: torch.Tensor | None = None) -> torch.Tensor:
         """``(|rows|, |cols|)`` long: the grade path ``(i, j, k)`` of each entry of
-        :meth:`left_multiplication` restricted to ``rows`` and ``cols``, flattened as
-        ``(i (n+1) + j) (n+1) + k``, so that ``path_weights.flatten(-3)[..., index]`` are the weights
-        the entries carry."""
-        gi, gj, gk = self.path_grades[:, rows][:, :, cols]
+        :meth:`left_multiplication` restricted to ``rows`` and ``cols`` (all where ``None``),
+        flattened as ``(i (n+1) + j) (n+1) + k``, so that ``path_weights.flatten(-3)[..., index]`` are
+        the weights the entries carry."""
+        gi, gj, gk = self.path_grades[:, _positions(rows)][:, :, _positions(cols)]
         return (gi * (self.n + 1) + gj) * (self.n + 1) + gk
 
     @cached_property

@@ -94,8 +94,7 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
             restrictions = [(rows, cols), (rows, None), (None, cols)][: self.n_operators]
             for k, (r, c) in enumerate(restrictions):
                 self.register_constant(f"unit_{t}_{k}", self.algebra.left_multiplication(units, None, r, c))
-                self.register_buffer(f"path_{t}_{k}", self.algebra.path_index(
-                    slice(None) if r is None else r, slice(None) if c is None else c), persistent=False)
+                self.register_buffer(f"path_{t}_{k}", self.algebra.path_index(r, c), persistent=False)
 
     def span_outputs(self, x: torch.Tensor, attr: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The output multivectors ``a + a' x`` as coefficients ``a``, ``a'``, each ``(...,

@@ -166,11 +166,14 @@ class MultivectorNorm(nn.Module):
 class MultivectorGate(nn.Module):
     """SiLU on the scalar part; every other grade of channel ``c`` scaled by ``sigmoid(<x_c>_0)``."""
 
+    @staticmethod
+    def gated(scalar: torch.Tensor, rest: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(SiLU(scalar), rest * sigmoid(scalar))``."""
+        return F.silu(scalar), rest * torch.sigmoid(scalar)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scalar = x[..., :1]
-        return torch.cat([torch.nn.functional.silu(scalar), x[..., 1:] * torch.sigmoid(scalar)], dim=-1)
+        return torch.cat(self.gated(x[..., :1], x[..., 1:]), dim=-1)
 
     def on_span(self, h: Span, q: torch.Tensor | None = None) -> Span:
-        """:meth:`forward` on ``span{1, x}`` coefficients."""
-        alpha, beta = h
-        return torch.nn.functional.silu(alpha), beta * torch.sigmoid(alpha)
+        """:meth:`forward` on ``span{1, x}`` coefficients: the scalar part is ``alpha``."""
+        return self.gated(*h)
