@@ -39,7 +39,9 @@ def wrap(text: str) -> str:
 
 
 def machine() -> str:
-    """CPU model, cores and memory of this machine."""
+    """CPU model with the vector instructions torch's CPU kernels use here (``AVX2``, ``AVX512``:
+    machines of the same model name differ in them, and convolutions with them), cores and memory
+    of this machine."""
     model = platform.processor() or "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -51,7 +53,7 @@ def machine() -> str:
     if meminfo.exists():
         total_kb = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
         memory = f", {total_kb / 2**20:.0f} GB"
-    return f"{model}, {os.cpu_count()} cores{memory}"
+    return f"{model} ({torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} cores{memory}"
 
 
 def run_record(command: str, argv: list[str] | None, threads: int, start: float,

@@ -19,6 +19,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+# (offsets, attributes or None, inputs) of w edges per node -> (nodes, out_size)
+NeighbourMap = Callable[[torch.Tensor, "torch.Tensor | None", torch.Tensor], torch.Tensor]
+
 
 class ConstantsModule(nn.Module):
     """A module whose float64 constants (Clebsch-Gordan coefficients, changes of basis) stay in
@@ -91,6 +94,15 @@ class LinearHeadKernelNetwork(KernelNetwork):
         the dense :meth:`head`; families whose head is sparse contract block by block instead."""
         head = self.head().reshape(self.out_size, self.in_size, -1).to(like.dtype)
         return lambda phi, v: torch.einsum("nfi,oif->no", phi.transpose(1, 2) @ v, head)
+
+    def neighbour_map(self, like: torch.Tensor) -> NeighbourMap:
+        """What point layers apply per group of nodes: a function of offsets ``x`` ``(m, w, n)``,
+        attributes ``(m, w, attr_size)`` (or ``None``) and inputs ``v`` ``(m, w, in_size)`` of ``w``
+        edges per node, returning :meth:`head_map`'s ``out`` for the features of ``x``: ``(m,
+        out_size)``. Default: :meth:`features`, then :meth:`head_map`; families may reorganise it
+        (e.g. to keep less for the backward pass)."""
+        head = self.head_map(like)
+        return lambda x, attr, v: head(self.features(x, attr), v)
 
     def forward(self, x, attr=None):
         flat = self.features(x, attr) @ self.head().transpose(0, 1)

@@ -132,12 +132,11 @@ class EdgeConvolution(EquivariantModule):
         network, kernel = self.kernel.network, self.kernel
         attr = _with_zero_row(attr) if attr is not None else None
         out = self._empty(tables, offsets)
-        head = network.head_map(out)
+        contract = network.neighbour_map(out)
         for nodes, edges in tables.groups:
             x = offsets(edges)
-            phi = network.features(x / kernel.radius, attr[edges] if attr is not None else None)
             v = inputs(edges) * kernel.envelope(x)[..., None]
-            out = out.index_add(0, nodes, head(phi, v))
+            out = out.index_add(0, nodes, contract(x / kernel.radius, attr[edges] if attr is not None else None, v))
         return out
 
     def _empty(self, tables: NeighbourTables, offsets: EdgeValues) -> torch.Tensor:

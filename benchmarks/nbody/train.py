@@ -3,6 +3,8 @@
 Adam (cosine learning rate by default) on the mean squared error of the predicted positions (or,
 with ``--huber DELTA``, on twice the Huber loss of their coordinates: the squared error up to
 ``DELTA``, linear beyond, so that the few systems with close encounters weigh less; with
+``--input-noise SIGMA``, on training inputs whose positions carry isotropic Gaussian noise of
+standard deviation ``SIGMA``, drawn afresh every step, towards the unchanged labels; with
 ``--teacher``, towards a blend of the labels and trained networks' mean prediction), through the
 shared loop of :mod:`benchmarks.training`: best-by-validation checkpointing, resume
 (``--resume``), seeds, DDP under ``torchrun``, and a JSON record with the test MSE at the best
@@ -38,6 +40,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--huber", type=float, default=None, metavar="DELTA",
                         help="train on the Huber loss of the coordinates' errors with this threshold "
                              "(default: the squared error); validation and test stay MSE")
+    parser.add_argument("--input-noise", type=float, default=0.0, metavar="SIGMA",
+                        help="add Gaussian noise of standard deviation SIGMA to every training input position, "
+                             "drawn afresh each step (labels unchanged; validation and test inputs clean)")
     parser.add_argument("--teacher", nargs="+", metavar="CKPT",
                         help="distil: train towards a blend of the labels and the mean prediction of these "
                              "trained networks (checkpoints of --teacher-model) on the training systems")
@@ -49,6 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--dropout applies to the steerable models only, not {args.model}")
     if args.huber is not None and not args.huber > 0:
         parser.error(f"--huber must be positive, got {args.huber}")
+    if not args.input_noise >= 0:
+        parser.error(f"--input-noise must be non-negative, got {args.input_noise}")
     if not 0 <= args.teacher_weight <= 1:
         parser.error(f"--teacher-weight must lie in [0, 1], got {args.teacher_weight}")
     if args.teacher is None and (args.teacher_model is not None or args.teacher_weight != 1.0):
@@ -132,6 +139,8 @@ def main(argv=None) -> dict:
 
     def loss(module: torch.nn.Module, indices: torch.Tensor) -> torch.Tensor:
         graph = batch_graph(train.subset(indices))
+        if args.input_noise:
+            graph["positions"] = graph["positions"] + args.input_noise * torch.randn_like(graph["positions"])
         if args.huber is None:
             return (module(graph) - graph["target"]).pow(2).mean()
         # twice Huber: equal to the squared error below the threshold
@@ -145,7 +154,8 @@ def main(argv=None) -> dict:
     result = {
         "model": args.model, "seed": args.seed, **data_fields(args), "lr": lr, "schedule": args.schedule,
         "weight_decay": args.weight_decay,
-        "ema": args.ema, "swa_start": args.swa_start, "huber": args.huber, "teacher": args.teacher,
+        "ema": args.ema, "swa_start": args.swa_start, "huber": args.huber,
+        "input_noise": args.input_noise, "teacher": args.teacher,
         "teacher_weight": args.teacher_weight if args.teacher else None,
         "params": parameter_count(model), "epochs": state["epoch"],
         "world_size": processes.world,

@@ -58,14 +58,16 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
         # E2m E3l + E2l E3m counts the diagonal m = l twice
         self.register_constant("diagonal_halves", 1 - 0.5 * (upper[0] == upper[1]).double())
         self._register_unit_operators()
-        # every column as (coefficient, monomial): coefficients [a1, a1', a2 a3, a2 a3', a2' a3, a2' a3']
-        # and monomials [1, x_1 .. x_n, x_m x_l (m <= l)]
-        constant, linear, quadratic = [0], list(range(1, n + 1)), list(range(n + 1, n + 1 + len(upper[0])))
-        groups = [(0, constant), (1, linear)]
+        # every column as (coefficient kind, monomial): kinds as in `factors`, monomials [1, x_1 .. x_n,
+        # x_m x_l (m <= l)]; per block of monomials, the kinds it pairs with, columns kind-major
+        constant, linear, quadratic = slice(0, 1), slice(1, n + 1), slice(n + 1, n + 1 + len(upper[0]))
+        self.column_blocks = [(slice(0, 1), constant), (slice(1, 2), linear)]
         if self.head_kind == "complete":
-            groups = [(0, constant), (2, constant), (1, linear), (3, linear), (4, linear), (5, quadratic)]
-        column_coefficient = torch.tensor([c for c, monomials in groups for _ in monomials])
-        column_monomial = torch.tensor([m for _, monomials in groups for m in monomials])
+            self.column_blocks = [(slice(0, 2), constant), (slice(2, 5), linear), (slice(5, 6), quadratic)]
+        columns = [(k, m) for kinds, block in self.column_blocks
+                   for k in range(kinds.start, kinds.stop) for m in range(block.start, block.stop)]
+        column_coefficient, column_monomial = torch.tensor(columns).T
+        kinds = self.column_blocks[-1][0].stop
         probe = torch.randn(self.paths.mask.shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
         self.type_columns, coefficient_index, monomial_index = [], [], []
         pairs = self.pair_order.split(self.type_sizes)
@@ -73,8 +75,9 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
             size = head.abs().amax(dim=(0, 2, 3))
             kept = (size > 1e-10 * size.max()).nonzero().flatten()
             self.register_buffer(f"columns_{t}", kept, persistent=False)
+            self.register_buffer(f"pairs_{t}", pairs[t], persistent=False)
             self.type_columns.append(len(kept))
-            coefficient_index.append((pairs[t][:, None] * len(groups) + column_coefficient[kept]).flatten())
+            coefficient_index.append((pairs[t][:, None] * kinds + column_coefficient[kept]).flatten())
             monomial_index.append(column_monomial[kept].repeat(len(pairs[t])))
         # feature f is coefficients.flatten(-2)[coefficient_index[f]] * monomials[monomial_index[f]]
         self.register_buffer("coefficient_index", torch.cat(coefficient_index), persistent=False)
@@ -109,18 +112,47 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
             h = layer.on_span(h, q)
         return tuple(part.unflatten(-1, (self.n_operators, self.n_pairs)) for part in self.output.on_span(h))
 
-    def features(self, x, attr=None):
-        """``phi_p`` per pair, the kept columns of its type, pairs in ``pair_order``:
-        ``(..., feature_size)``."""
+    def factors(self, x: torch.Tensor, attr: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two factors of every feature: the invariant coefficients ``(..., pairs * k)``
+        (``[a1, a1']`` per pair for the single head, ``k = 2``; ``[a1, a2 a3, a1', a2 a3', a2' a3,
+        a2' a3']`` for the complete one, ``k = 6``) and the monomials ``[1, x_m, x_m x_l (m <= l)]``
+        of ``x`` ``(..., 1 + n + n(n+1)/2)``."""
         a, d = self.span_outputs(x, attr)  # (..., operators, pairs): a, a'
         if self.head_kind == "single":
             coefficients = torch.stack([a[..., 0, :], d[..., 0, :]], dim=-1)
         else:
             (a1, a2, a3), (d1, d2, d3) = a.unbind(-2), d.unbind(-2)
-            coefficients = torch.stack([a1, d1, a2 * a3, a2 * d3, d2 * a3, d2 * d3], dim=-1)
+            coefficients = torch.stack([a1, a2 * a3, d1, a2 * d3, d2 * a3, d2 * d3], dim=-1)
         monomials = torch.cat([torch.ones_like(x[..., :1]), x, x[..., self.upper[0]] * x[..., self.upper[1]]], dim=-1)
+        return coefficients.flatten(-2), monomials
+
+    def expand(self, coefficients: torch.Tensor, monomials: torch.Tensor) -> torch.Tensor:
+        """The features from their :meth:`factors`: ``(..., feature_size)``."""
         # advanced indexing: a gather along the last dimension, faster there than index_select
-        return coefficients.flatten(-2)[..., self.coefficient_index] * monomials[..., self.monomial_index]
+        return coefficients[..., self.coefficient_index] * monomials[..., self.monomial_index]
+
+    def features(self, x, attr=None):
+        """``phi_p`` per pair, the kept columns of its type, pairs in ``pair_order``:
+        ``(..., feature_size)``."""
+        return self.expand(*self.factors(x, attr))
+
+    def neighbour_map(self, like):
+        """The base class's map, from the features (:meth:`_neighbour_sums`) or from their factors
+        (:meth:`_factored_sums`), whichever keeps fewer numbers per edge for the backward pass: the
+        features and their copy in the sums' layout (``2 * feature_size``), or the coefficients and
+        the inputs times the monomials (``pairs * k + sum_t I_t |C_t| * monomials``); the heads then
+        act per node (:meth:`_apply_heads`). Narrow layers take the first, wide ones the second."""
+        plans = self._head_plans(like)
+        monomials = self.column_blocks[-1][1].stop
+        factored = self.n_pairs * self.column_blocks[-1][0].stop + sum(cols.numel() for *_, cols in plans) * monomials
+        from_factors = factored < 2 * self.feature_size
+
+        def apply(x: torch.Tensor, attr: torch.Tensor | None, v: torch.Tensor) -> torch.Tensor:
+            if from_factors:
+                return self._apply_heads(plans, self._factored_sums(plans, *self.factors(x, attr), v), v)
+            return self._apply_heads(plans, self._neighbour_sums(plans, self.features(x, attr), v), v)
+
+        return apply
 
     def type_heads(self, like: torch.Tensor) -> list[torch.Tensor]:
         """Per pair type ``t``, ``H_t`` ``(P_t, columns_t, |R_t|, |C_t|)`` in ``like``'s dtype: the
@@ -170,8 +202,14 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
     def head_map(self, like):
         """Per pair type, whose pairs are every out field ``o`` times every in field ``i`` with its
         blades (``P_t = O_t I_t``): ``A[i, o] = sum_e phi_oi[e] v_e[C_i]^T`` ``(F, |C|)``, one
-        batched product per node and in field, then ``out[R_o] += sum_i H_oi . A[i, o]``, one per out
-        field."""
+        batched product per node and in field (:meth:`_neighbour_sums`), then ``out[R_o] += sum_i
+        H_oi . A[i, o]``, one per out field (:meth:`_apply_heads`)."""
+        plans = self._head_plans(like)
+        return lambda phi, v: self._apply_heads(plans, self._neighbour_sums(plans, phi, v), v)
+
+    def _head_plans(self, like: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Per pair type: its head ``(O_t, I_t, columns_t, |R_t|, |C_t|)``, the output rows of its out
+        fields ``(O_t |R_t|,)`` and the input columns of its in fields ``(I_t, |C_t|)``."""
         plans = []
         for t, head in enumerate(self.type_heads(like)):
             index = getattr(self, f"index_{t}")  # (P, R, C)
@@ -180,18 +218,49 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
             fields_in = head.shape[0] // fields_out
             plans.append((head.unflatten(0, (fields_out, fields_in)), out_rows[::fields_in].flatten(),
                           in_cols[:fields_in]))
+        return plans
 
-        def apply(phi: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-            out = v.new_zeros(v.shape[0], self.out_size)
-            for (head, rows, cols), features in zip(plans, self._type_features(phi)):
-                sums = torch.einsum("nwoif,nwic->niofc", features.unflatten(2, head.shape[:2]), v[..., cols])
-                out = out.index_add(1, rows, torch.einsum("niofc,oifrc->nor", sums, head).flatten(1))
-            return out
+    def _neighbour_sums(self, plans, phi: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Per pair type, ``A[n, i, o] = sum_w phi_oi[n, w] v[n, w, C_i]^T`` ``(m, I_t, O_t, columns_t,
+        |C_t|)`` from features ``(m, w, feature_size)`` and inputs ``(m, w, in_size)``."""
+        return tuple(torch.einsum("nwoif,nwic->niofc", features.unflatten(2, head.shape[:2]), v[..., cols])
+                     for (head, _, cols), features in zip(plans, self._type_features(phi)))
 
-        return apply
+    def _factored_sums(self, plans, coefficients: torch.Tensor, monomials: torch.Tensor,
+                       v: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """:meth:`_neighbour_sums` of the features ``phi = coefficient * monomial`` from their
+        :meth:`factors`, without forming them: per block of monomials ``s`` (``1``; ``x_m``;
+        ``x_m x_l``) and the coefficient kinds ``k`` it pairs with,
+
+            A[n, i, o, (k, s), c] = sum_w coefficient[n, w, o, i, k] (monomial_s v_c)[n, w, i],
+
+        one batched product per block; then the type's kept columns. The products cost what the
+        features' contraction costs, plus the columns a type drops; no ``feature_size`` wide
+        tensor is formed or kept per edge, only the coefficients and the inputs times the
+        monomials."""
+        coefficients = coefficients.unflatten(-1, (self.n_pairs, -1))
+        sums = []
+        for t, (head, _, cols) in enumerate(plans):
+            pairs = coefficients.index_select(-2, getattr(self, f"pairs_{t}")).unflatten(-2, head.shape[:2])
+            inputs = v[..., cols]  # (m, w, I, C)
+            blocks = []
+            for kinds, block in self.column_blocks:
+                scaled = inputs[..., None] * monomials[..., None, None, block]  # (m, w, I, C, S)
+                blocks.append(torch.einsum("nwoik,nwics->nioksc", pairs[..., kinds], scaled).flatten(3, 4))
+            sums.append(torch.cat(blocks, dim=3).index_select(3, getattr(self, f"columns_{t}")))
+        return tuple(sums)
+
+    def _apply_heads(self, plans, sums: tuple[torch.Tensor, ...], v: torch.Tensor) -> torch.Tensor:
+        """``out[n, R_o] = sum_i H_oi . A[n, i, o]`` summed over the pair types: ``(m, out_size)``
+        in the dtype of the inputs ``v`` ``(m, w, in_size)``."""
+        out = v.new_zeros(v.shape[0], self.out_size)
+        for (head, rows, _), part in zip(plans, sums):
+            out = out.index_add(1, rows, torch.einsum("niofc,oifrc->nor", part, head).flatten(1))
+        return out
 
     def forward(self, x, attr=None):
         heads = self.type_heads(x)
         blocks = [torch.einsum("...pf,pfrc->...prc", features, head)
                   for features, head in zip(self._type_features(self.features(x, attr)), heads)]
         return self.assemble(blocks)
+

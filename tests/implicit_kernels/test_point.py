@@ -149,16 +149,25 @@ def test_matrix_group_point_conv_under_continuous_elements(matrix_group):
     assert_equivariant(conv, tolerance_for(matrix_group), n_samples=3)
 
 
-@pytest.mark.parametrize("name", ["O(3)", "O(3)-mat", "SO+(1,3)-mat"])
+def _clifford_reps(G, wide: bool):
+    """Mixed grades; ``wide`` enough (many field pairs) for the factored Clifford network to sum
+    over neighbours from its features' factors instead of the features."""
+    if wide:
+        return G.grade(0) + 3 * G.grade(1), 4 * G.multivector + G.grade(2)
+    return G.grade(0) + G.grade(1), G.multivector + G.grade(2)
+
+
+@pytest.mark.parametrize("name", ["O(3)", "O(3)-mat", "SO+(1,3)-mat", "O(1,2)", "O(1,2) wide"])
 @pytest.mark.parametrize("graph", ["random", "star"])
 @pytest.mark.parametrize("chunk_size", [8, 4096])
 def test_head_factorised_sum_matches_per_edge_kernels(name, graph, chunk_size, generator):
-    """Compact and matrix kernels sum features through the linear head over padded neighbour
-    lists (the matrix family block by block); the per-edge path must agree, in values and
-    gradients, on uneven degrees (a star) and when small chunks cut the neighbour lists into many
-    groups."""
-    G = get_group(name)
-    rep_in, rep_out = mixed_reps(G)
+    """Compact, matrix and Clifford kernels sum features through the linear head over padded
+    neighbour lists (the matrix family block by block, the Clifford family from its features or,
+    for wide layers, from their factors); the per-edge path must agree, in values and gradients
+    for the input and every parameter, on uneven degrees (a star) and when small chunks cut the
+    neighbour lists into many groups."""
+    G = get_group(name.split()[0])
+    rep_in, rep_out = _clifford_reps(G, name.endswith("wide")) if name.startswith("O(1,2)") else mixed_reps(G)
     conv = PointConv(rep_in, rep_out, radius=1.5, chunk_size=chunk_size).double()
     if graph == "random":
         pos, edges = random_cloud(30, G.n, generator)
@@ -166,14 +175,17 @@ def test_head_factorised_sum_matches_per_edge_kernels(name, graph, chunk_size, g
         pos = torch.randn(30, G.n, generator=generator, dtype=torch.float64)
         edges = torch.stack([torch.arange(1, 30), torch.zeros(29, dtype=torch.long)])
     f = torch.randn(30, rep_in.size, generator=generator, dtype=torch.float64, requires_grad=True)
+    wrt = [f, *conv.parameters()]
     ours = conv(f, pos, edges)
-    (grad_ours,) = torch.autograd.grad(ours.square().sum(), f)
+    grad_ours = torch.autograd.grad(ours.square().sum(), wrt)
     src, dst = edges
     per_edge = conv._aggregate_kernels(NeighbourTables(edges, 30), lambda ids: pos[src[ids]] - pos[dst[ids]],
                                        lambda ids: f[src[ids]], None)
     reference = per_edge / conv.avg_degree**0.5 + conv.bias().double()
-    (grad_reference,) = torch.autograd.grad(reference.square().sum(), f)
-    assert torch.allclose(ours, reference, atol=1e-12) and torch.allclose(grad_ours, grad_reference, atol=1e-10)
+    grad_reference = torch.autograd.grad(reference.square().sum(), wrt)
+    assert torch.allclose(ours, reference, atol=1e-12)
+    for ours_part, reference_part in zip(grad_ours, grad_reference, strict=True):
+        assert torch.allclose(ours_part, reference_part, atol=1e-10)
     empty = conv(f, pos, torch.zeros(2, 0, dtype=torch.long))
     assert torch.allclose(empty, conv.bias().double().expand(30, -1))
 
