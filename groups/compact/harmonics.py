@@ -117,7 +117,10 @@ class HarmonicEmbedding(ConstantsModule):
         out = [y1]
         for l in range(2, degree + 1):
             cg = self.constant(f"cg{l}", u)
-            out.append(torch.einsum("...a,...b,abc->...c", out[-1], y1, cg))
+            # Y_l = (Y_{l-1} (x) Y_1) . cg as one outer product and one matmul (a three-operand
+            # einsum would search its contraction order on every call)
+            outer = (out[-1][..., :, None] * y1[..., None, :]).flatten(-2)
+            out.append(outer @ cg.flatten(0, 1))
         return out
 
     def _choose_degree(self, group, parent, gspace, needed) -> int:

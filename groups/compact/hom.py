@@ -12,6 +12,7 @@ to store and multiply instead of the dense ``(C_out C_in)^2`` change of basis.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import numpy as np
@@ -61,14 +62,19 @@ class HomBasis(ConstantsModule):
                 rows = (out_rows[:, None] * self.in_size + in_starts[b] + np.arange(phi.size)).reshape(-1)
                 pairs.setdefault((psi, phi), []).append((rows, to_layout[column:column + block].numpy()))
                 column += block
+        # pair types with as many blocks of the same size share one batched matmul
+        batches: dict[tuple[int, int], list[tuple]] = {}
+        for (psi, phi), blocks in pairs.items():
+            batches.setdefault((len(blocks), psi.size * phi.size), []).append((psi, phi, blocks))
         rows, coordinates = [], []
-        self._pair_shapes: list[tuple[int, int]] = []  # per pair type: (blocks, psi.size * phi.size)
-        for t, ((psi, phi), blocks) in enumerate(pairs.items()):
-            self.register_constant(f"cg_{t}", _irrep_tensor(psi, phi)[1])
-            coordinates.append(np.stack([c for _, c in blocks]))
-            self._pair_shapes.append(coordinates[-1].shape)
-            rows.extend(r for r, _ in blocks)
-        # the coordinates every pair type takes from h, gathered at once (a gather per type would
+        self._batch_shapes: list[tuple[int, int, int]] = []  # per batch: (pair types, blocks, psi.size * phi.size)
+        for b, ((count, size), members) in enumerate(batches.items()):
+            self.register_constant(f"cg_{b}", np.stack([_irrep_tensor(psi, phi)[1] for psi, phi, _ in members]))
+            for _, _, blocks in members:
+                coordinates.append(np.stack([c for _, c in blocks]))
+                rows.extend(r for r, _ in blocks)
+            self._batch_shapes.append((len(members), count, size))
+        # the coordinates every pair type takes from h (batch by batch), gathered at once (a gather per type would
         # each zero-fill a gradient of h's full size in the backward pass)
         self.register_buffer("coordinates", torch.as_tensor(np.concatenate([c.reshape(-1) for c in coordinates])),
                              persistent=False)
@@ -80,9 +86,9 @@ class HomBasis(ConstantsModule):
             self.register_constant("q_in_inverse", np.linalg.inv(rep_in.change_of_basis))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        gathered = h[self.coordinates].split([blocks * size for blocks, size in self._pair_shapes])
-        blocks = [self.constant(f"cg_{t}", h) @ part.unflatten(0, shape)
-                  for t, (part, shape) in enumerate(zip(gathered, self._pair_shapes))]
+        gathered = h[self.coordinates].split([math.prod(shape) for shape in self._batch_shapes])
+        blocks = [self.constant(f"cg_{b}", h)[:, None] @ part.unflatten(0, shape)
+                  for b, (part, shape) in enumerate(zip(gathered, self._batch_shapes))]
         vec = torch.cat([block.reshape(-1, h.shape[-1]) for block in blocks])[self.order]
         if not self.outer:
             return vec
