@@ -37,7 +37,7 @@ SECTION = "speed-compiled"
 # neighbour slots per group of the shared tables: torch.compile traces and generates code for every
 # group, so fewer groups compile faster, while very large ones slow the eager backward pass (the
 # trade-off is measured in NOTES.md)
-SLOTS = 8192
+SLOTS = 16384
 
 
 class PointNetwork(nn.Module):
