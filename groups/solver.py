@@ -234,24 +234,17 @@ def screen(right: Eigenspaces, left: Eigenspaces, pairs: list[tuple[torch.Tensor
         """``(a^H b, a^T b)``, the Gram matrices of the hermitian and the bilinear product."""
         return a.mH @ b, a.transpose(0, 1) @ b
 
-    Gram = tuple[torch.Tensor, torch.Tensor]
-
-    def on_candidates(gram: Gram, index: torch.Tensor) -> Gram:
-        """Both Gram matrices of ``grams`` at every pair of candidates, through the candidates'
-        ``rows`` or ``cols`` (as large as the candidates are many, so each is gathered once)."""
-        return gram[0][index][:, index], gram[1][index][:, index]
-
     def real_inner(terms: list[tuple[float, tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]],
                    ) -> torch.Tensor:
         """``sum_t sign_t <x_c, x_d>_t`` over the candidates, where term ``t = (sign, grams(a, b),
-        grams(c, d))`` (:func:`on_candidates`, through ``rows`` and ``cols``) pairs ``a_i c_j^T``
-        with ``b_k d_l^T``: ``<a_i c_j^T, b_k d_l^T> = (a_i . b_k)(c_j . d_l)``, accumulated in
-        place."""
+        grams(c, d))`` pairs ``a_i c_j^T`` with ``b_k d_l^T``: ``<a_i c_j^T, b_k d_l^T> =
+        (a_i . b_k)(c_j . d_l)``, accumulated in place (the matrices are as large as the candidates
+        are many)."""
         hermitian = torch.zeros(len(rows), len(rows), dtype=U.dtype)
         bilinear = torch.zeros_like(hermitian)
         for sign, (ab_h, ab_t), (cd_h, cd_t) in terms:
-            hermitian.addcmul_(ab_h, cd_h, value=sign)
-            bilinear.addcmul_(ab_t, cd_t, value=sign)
+            hermitian.addcmul_(ab_h[rows][:, rows], cd_h[cols][:, cols], value=sign)
+            bilinear.addcmul_(ab_t[rows][:, rows], cd_t[cols][:, cols], value=sign)
         hermitian.mul_(phase.conj()[:, None]).mul_(phase[None, :])
         bilinear.mul_(phase[:, None]).mul_(phase[None, :])
         return hermitian.add_(bilinear).real.mul(0.5)
@@ -260,7 +253,7 @@ def screen(right: Eigenspaces, left: Eigenspaces, pairs: list[tuple[torch.Tensor
         """``grams(b, a)`` from ``grams(a, b)``."""
         return gram[0].mH, gram[1].transpose(0, 1)
 
-    UU, VV = on_candidates(grams(U, U), rows), on_candidates(grams(V, V), cols)
+    UU, VV = grams(U, U), grams(V, V)
     metric = real_inner([(1.0, UU, VV)])
     form = torch.zeros_like(metric)
     scaled = [(m_in / norm, m_out / norm) for m_in, m_out in pairs
@@ -271,9 +264,9 @@ def screen(right: Eigenspaces, left: Eigenspaces, pairs: list[tuple[torch.Tensor
         for w in weights / weights.norm(dim=1, keepdim=True):
             m_in, m_out = combine(scaled, w)
             P, Q = m_out.to(U.dtype) @ U, m_in.transpose(0, 1).to(V.dtype) @ V
-            UP, VQ = on_candidates(grams(U, P), rows), on_candidates(grams(V, Q), cols)
-            form += real_inner([(1.0, on_candidates(grams(P, P), rows), VV), (-1.0, adjoint(UP), VQ),
-                                (-1.0, UP, adjoint(VQ)), (1.0, UU, on_candidates(grams(Q, Q), cols))])
+            UP, VQ = grams(U, P), grams(V, Q)
+            form += real_inner([(1.0, grams(P, P), VV), (-1.0, adjoint(UP), VQ), (-1.0, UP, adjoint(VQ)),
+                                (1.0, UU, grams(Q, Q))])
     cholesky, failed = torch.linalg.cholesky_ex(metric)
     if failed:
         return None
