@@ -17,7 +17,7 @@ import statistics
 import sys
 import textwrap
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,10 +38,10 @@ def wrap(text: str) -> str:
     return textwrap.fill(text, WIDTH, break_long_words=False, break_on_hyphens=False)
 
 
-def machine() -> str:
+def machine(capability: bool = True) -> str:
     """CPU model with the vector instructions torch's CPU kernels use here (``AVX2``, ``AVX512``:
-    machines of the same model name differ in them, and convolutions with them), cores and memory
-    of this machine."""
+    machines of the same model name differ in them, and convolutions with them; left out with
+    ``capability=False``), cores and memory of this machine."""
     model = platform.processor() or "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -53,7 +53,21 @@ def machine() -> str:
     if meminfo.exists():
         total_kb = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
         memory = f", {total_kb / 2**20:.0f} GB"
-    return f"{model} ({torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} cores{memory}"
+    if capability:
+        model = f"{model} ({torch.backends.cpu.get_cpu_capability()})"
+    return f"{model}, {os.cpu_count()} cores{memory}"
+
+
+def records_machine(records: list[dict]) -> str:
+    """The machines named by training ``records`` (their ``machine`` field), with the number of
+    runs on each where they differ. Records written before runs named their machine count as this
+    machine without its vector instructions (every run of the project was on machines of that
+    model name)."""
+    unrecorded = f"{machine(capability=False)} (vector instructions not recorded)"
+    counts = Counter(r.get("machine", unrecorded) for r in records)
+    if len(counts) <= 1:
+        return next(iter(counts), machine())
+    return "; ".join(f"{name} for {count} run{'s' if count > 1 else ''}" for name, count in sorted(counts.items()))
 
 
 def run_record(command: str, argv: list[str] | None, threads: int, start: float,

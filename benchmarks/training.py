@@ -30,6 +30,8 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
+from benchmarks.results import machine
+
 T = TypeVar("T")
 
 
@@ -237,8 +239,9 @@ def fit(
 
 
 def write_json(path: str | Path | None, record: dict, processes: Distributed) -> None:
-    """Write ``record`` to ``path`` (rank 0 only; nothing when ``path`` is ``None``)."""
+    """Write ``record`` to ``path``, with the machine it ran on (:func:`benchmarks.results.machine`)
+    unless it names one (rank 0 only; nothing when ``path`` is ``None``)."""
     if path is None or processes.rank != 0:
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(record, indent=2))
+    Path(path).write_text(json.dumps({"machine": machine(), **record}, indent=2))

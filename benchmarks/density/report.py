@@ -14,7 +14,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from benchmarks.results import load_records, machine, mean_std, task_results, update_section, wrap
+from benchmarks.results import load_records, mean_std, records_machine, task_results, update_section, wrap
 
 RESULTS = Path(__file__).resolve().parent / "results"
 OUTPUT_NAMES = {0: "l = 0", 1: "l <= 1", 4: "all (l <= 4)"}
@@ -138,7 +138,8 @@ def section(runs: dict[tuple, list[dict]]) -> str:
     text = "; ".join(f"{s[0]} training, {s[1]} validation and {s[2]} test clusters, {epochs} epochs of batches of "
                      f"{batch}, densities at PBE0/{basis}" for s, epochs, batch, basis in settings)
     return "\n".join([
-        wrap(f"Machine: {machine()}; one torch thread per run. Runs: {text}; seeds {', '.join(map(str, seeds))} "
+        wrap(f"Machine: {records_machine(records)}; one torch thread per run. Runs: {text}; "
+             f"seeds {', '.join(map(str, seeds))} "
              "for every row, cells are the mean ± standard deviation over them. eps is the percent error of the "
              "density on pyscf's integration grid (level 1) against the fitted density of the test cluster, averaged "
              "over the test clusters; a model that predicts fewer degrees counts the missing ones as error."),

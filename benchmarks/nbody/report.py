@@ -24,7 +24,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmarks.results import load_records, machine, task_results, update_section, values, wrap  # noqa: E402
+from benchmarks.results import load_records, records_machine, task_results, update_section, values, wrap  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PUBLISHED = {"EGNN": 0.0071, "SEGNN": 0.0043, "CGENN": 0.0039}  # test MSE reported in the three papers
@@ -350,7 +350,8 @@ def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles:
     legend = Legend()
     threads = {r["threads"] for records in (*full.values(), *side.values()) for r in records}
     per_run = "one torch thread" if threads <= {1} else f"{', '.join(map(str, sorted(threads)))} torch threads"
-    parts = [wrap(f"Machine: {machine()}; {per_run} per run "
+    runs = [r for records in (*full.values(), *side.values()) for r in records]
+    parts = [wrap(f"Machine: {records_machine(runs)}; {per_run} per run "
                   "(`OMP_NUM_THREADS=1`), two (at times three) runs at a time on the two cores. Data: 3000 / 2000 / "
                   "2000 systems (EGNN's sizes) from seed 43, drawn from our random stream (data `43`) or from that "
                   "of EGNN's generator (data `EGNN 43`, `--stream egnn`: the initial states of the systems behind "

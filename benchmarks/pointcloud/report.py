@@ -11,7 +11,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from benchmarks.results import load_records, machine, mean_std, task_results, update_section, values, wrap
+from benchmarks.results import load_records, mean_std, records_machine, task_results, update_section, values, wrap
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PAIR = "helix_right<->helix_left"
@@ -46,7 +46,8 @@ def section(runs: dict[tuple[str, str], list[dict]]) -> str:
     seeds = sorted({tuple(r["seed"] for r in records) for records in runs.values()})
     seed_text = " or ".join(", ".join(map(str, s)) for s in seeds)
     return "\n".join([wrap(
-        f"Machine: {machine()}; one torch thread per run. Runs: {settings}; seeds {seed_text} for every row. "
+        f"Machine: {records_machine([r for records in runs.values() for r in records])}; one torch thread per run. "
+        f"Runs: {settings}; seeds {seed_text} for every row. "
         "Accuracies are the mean ± standard deviation over the seeds. The helix pair confusion is the "
         "fraction of `helix_right` and `helix_left` test clouds predicted as the other helix (0.5 is chance), "
         "one value per seed in seed order; the error columns are the largest relative changes of the trained "

@@ -1,12 +1,21 @@
 """The shared training loop: best-by-validation bookkeeping, and resume that continues exactly."""
 
 import argparse
+import json
 import math
 
 import pytest
 import torch
 
-from benchmarks.training import Distributed, add_training_arguments, cosine_factor, fit, learning_rate_factor
+from benchmarks.results import machine, records_machine
+from benchmarks.training import (
+    Distributed,
+    add_training_arguments,
+    cosine_factor,
+    fit,
+    learning_rate_factor,
+    write_json,
+)
 
 INPUTS = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
 TARGETS = INPUTS @ torch.tensor([1.0, -2.0, 0.5]) + 0.3
@@ -164,3 +173,18 @@ def test_a_run_without_averaging_resumes_with_it(tmp_path):
     _, state = train(arguments("--epochs", "3", "--checkpoint", str(checkpoint), "--resume", "--ema", "0.5"))
     assert state["epoch"] == 3 and len(state["history"]) == 3
     assert int(torch.load(checkpoint)["average"]["n_averaged"]) == 4
+
+
+def test_records_name_their_machine_and_reports_name_every_machine(tmp_path):
+    """A written record carries the machine it ran on (with torch's CPU capability) unless it names
+    one; a report over records of several machines names each with its runs, and records without a
+    machine count as this machine's model with the capability unknown."""
+    path = tmp_path / "record.json"
+    write_json(path, {"seed": 0}, Distributed.from_environment())
+    written = json.loads(path.read_text())
+    assert written["machine"] == machine() and written["seed"] == 0
+    write_json(path, {"machine": "test CPU"}, Distributed.from_environment())
+    assert json.loads(path.read_text())["machine"] == "test CPU"
+    assert records_machine([{"machine": "test CPU"}] * 2) == "test CPU"
+    mixed = records_machine([{"machine": "test CPU"}, {}, {}])
+    assert mixed == f"{machine(capability=False)} (vector instructions not recorded) for 2 runs; test CPU for 1 run"
