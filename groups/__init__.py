@@ -1,7 +1,8 @@
 """Groups, their representations and their equivariant kernel networks.
 
 ``get_group(name)`` returns a registered :class:`Group`; ``list_groups()`` lists the names.
-Families register themselves on import: the escnn-backed compact groups (:mod:`groups.compact`)
+Families register themselves on import: the escnn-backed compact groups (:mod:`groups.compact`,
+which imports escnn when one of its groups is first built)
 the pseudo-orthogonal groups O(p, q) with Clifford-algebra reps (:mod:`groups.clifford`) and groups
 defined by generators (:mod:`groups.matrix`, whose built-ins carry the suffix ``-mat``).
 Nothing here imports :mod:`implicit_kernels`.

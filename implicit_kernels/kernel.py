@@ -23,7 +23,6 @@ import torch
 from torch import nn
 
 from groups import Rep
-from implicit_kernels.escnn_basis import analytic_kernel_network
 from implicit_kernels.validation import check_attr, check_positions, check_reps
 
 
@@ -69,6 +68,8 @@ class ImplicitKernel(nn.Module):
         if basis == "implicit":
             self.network = self.group.kernel_network(rep_in, rep_out, attr, **network_options)
         elif basis == "analytic":
+            from implicit_kernels.escnn_basis import analytic_kernel_network  # imports escnn
+
             self.network = analytic_kernel_network(rep_in, rep_out, attr, **network_options)
         else:
             raise ValueError(f"basis must be 'implicit' or 'analytic', got {basis!r}")

@@ -15,30 +15,48 @@ name                  group                                   acts on
 ====================  ======================================  =====
 """
 
-from escnn import gspaces
-
-from groups.compact import escnn_pickle
-from groups.compact.group import CompactGroup
-from groups.compact.rep import EscnnRep
 from groups.registry import register_group, register_pattern
 
+# registered name -> (escnn gspace constructor, its arguments); escnn is imported when a group is
+# first built, so that ``import groups`` does not pay for it
 _GSPACES = {
-    "SO(2)": lambda: gspaces.rot2dOnR2(-1),
-    "O(2)": lambda: gspaces.flipRot2dOnR2(-1),
-    "SO(3)": gspaces.rot3dOnR3,
-    "O(3)": gspaces.flipRot3dOnR3,
-    "SO(2)z": lambda: gspaces.rot2dOnR3(-1),
-    "O(2)z": lambda: gspaces.conicalOnR3(-1),
-    "Octa": gspaces.octaOnR3,
-    "Ico": gspaces.icoOnR3,
+    "SO(2)": ("rot2dOnR2", (-1,)),
+    "O(2)": ("flipRot2dOnR2", (-1,)),
+    "SO(3)": ("rot3dOnR3", ()),
+    "O(3)": ("flipRot3dOnR3", ()),
+    "SO(2)z": ("rot2dOnR3", (-1,)),
+    "O(2)z": ("conicalOnR3", (-1,)),
+    "Octa": ("octaOnR3", ()),
+    "Ico": ("icoOnR3", ()),
 }
 
-escnn_pickle.register()
 
-for _name, _gspace in _GSPACES.items():
-    register_group(_name, lambda name=_name, gspace=_gspace: CompactGroup(name, gspace()))
+def _build(name: str, gspace: str, *args):
+    """The compact group ``name`` on escnn's ``gspaces.<gspace>(*args)``."""
+    from escnn import gspaces
 
-register_pattern(r"C([1-9][0-9]*)", lambda m: CompactGroup(m.group(0), gspaces.rot2dOnR2(int(m.group(1)))), "C<N>")
-register_pattern(r"D([1-9][0-9]*)", lambda m: CompactGroup(m.group(0), gspaces.flipRot2dOnR2(int(m.group(1)))), "D<N>")
+    from groups.compact.group import CompactGroup
+
+    return CompactGroup(name, getattr(gspaces, gspace)(*args))
+
+
+def __getattr__(name: str):
+    """``CompactGroup`` and ``EscnnRep``, imported (with escnn) on first access."""
+    if name == "CompactGroup":
+        from groups.compact.group import CompactGroup
+
+        return CompactGroup
+    if name == "EscnnRep":
+        from groups.compact.rep import EscnnRep
+
+        return EscnnRep
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+for _name, (_gspace, _args) in _GSPACES.items():
+    register_group(_name, lambda name=_name, gspace=_gspace, args=_args: _build(name, gspace, *args))
+
+register_pattern(r"C([1-9][0-9]*)", lambda m: _build(m.group(0), "rot2dOnR2", int(m.group(1))), "C<N>")
+register_pattern(r"D([1-9][0-9]*)", lambda m: _build(m.group(0), "flipRot2dOnR2", int(m.group(1))), "D<N>")
 
 __all__ = ["CompactGroup", "EscnnRep"]

@@ -11,9 +11,13 @@ import torch
 from escnn import group as escnn_group
 
 from groups.base import Rep
+from groups.compact import escnn_pickle
 
 if TYPE_CHECKING:
     from groups.compact.group import CompactGroup
+
+# escnn's groups and reps pickle by their definition (see escnn_pickle)
+escnn_pickle.register()
 
 
 class EscnnRep(Rep):
