@@ -23,7 +23,7 @@ of the direction (e.g. ``cos(N theta)`` for C_N), and kernels whose angular prof
 them need those invariants as inputs. With ``extra_degree`` the embedding adds the harmonics of
 ``extra_degree`` more degrees and keeps their G-invariant components, so gates and the head can
 build angular profiles up to that band (the analytic cross-check uses the same band limit,
-:attr:`groups.compact.CompactGroup.angular_band`).
+:attr:`groups.compact.group.CompactGroup.angular_band`).
 """
 
 from __future__ import annotations
