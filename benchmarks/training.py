@@ -239,9 +239,11 @@ def fit(
 
 
 def write_json(path: str | Path | None, record: dict, processes: Distributed) -> None:
-    """Write ``record`` to ``path``, with the machine it ran on (:func:`benchmarks.results.machine`)
-    unless it names one (rank 0 only; nothing when ``path`` is ``None``)."""
+    """Write ``record`` to ``path`` (rank 0 only; nothing when ``path`` is ``None``), after adding
+    to it the machine it ran on (:func:`benchmarks.results.machine`) unless it names one, so that
+    the record a script returns is the one it wrote."""
+    record.setdefault("machine", machine())
     if path is None or processes.rank != 0:
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps({"machine": machine(), **record}, indent=2))
+    Path(path).write_text(json.dumps(record, indent=2))
