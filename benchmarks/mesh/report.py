@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.results import load_records, task_results, update_section, values, wrap
+from benchmarks.results import load_records, records_machine, task_results, update_section, values, wrap
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FIGURE_MODELS = ("implicit-so2", "ambient-mpnn")
@@ -66,11 +66,10 @@ def geometry_text(record: dict) -> str:
 
 def section(runs: dict[tuple[str, str], list[dict]], geometry: dict | None = None) -> str:
     records = [r for group in runs.values() for r in group]
-    machines = sorted({r["machine"] for r in records})
     threads = sorted({r["threads"] for r in records})
     identity = [r["identity_test_error"] for r in records if r.get("identity_test_error") is not None]
     parts = [wrap(
-        f"Machine: {', '.join(machines)}; {'/'.join(map(str, threads))} torch thread(s) per run, two runs at a "
+        f"Machine: {records_machine(records)}; {'/'.join(map(str, threads))} torch thread(s) per run, two runs at a "
         "time. Errors are the relative errors "
         "`sqrt(sum_i A_i |pred_i - y_i|^2 / sum_i A_i |y_i|^2)` averaged over the surfaces, of the weights with "
         "the best validation error, one value per seed in seed order. The gauge error is the relative change of "

@@ -47,16 +47,14 @@ CASES = [
 
 
 class KernelOnly(nn.Module):
-    """The sampled kernel of a grid layer alone (its ``(C_out, C_in, k, ..., k)`` conv weight),
-    whatever the input: what a training step pays on top of the plain convolution."""
+    """The sampled kernel of a grid layer alone (its ``weight()``, the ``(C_out, C_in, k, ..., k)``
+    conv weight), whatever the input: what a training step pays on top of the plain convolution."""
 
     def __init__(self, layer: nn.Module):
         super().__init__()
         self.layer = layer
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.layer, EscnnConv):
-            return self.layer.conv.expand_parameters()[0]
         return self.layer.weight()
 
 
@@ -68,6 +66,10 @@ class EscnnConv(nn.Module):
         self.fields = fields
         layer = enn.R2Conv if dim == 2 else enn.R3Conv
         self.conv = layer(fields, fields, kernel_size=KERNEL_SIZE, padding=KERNEL_SIZE // 2)
+
+    def weight(self) -> torch.Tensor:
+        """The sampled filter ``(C_out, C_in, k, ..., k)``, as ``GridConv.weight``."""
+        return self.conv.expand_parameters()[0]
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         return self.conv(enn.GeometricTensor(f, self.fields)).tensor

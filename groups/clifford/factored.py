@@ -263,4 +263,3 @@ class FactoredCliffordKernelNetwork(CliffordKernelNetwork, LinearHeadKernelNetwo
         blocks = [torch.einsum("...pf,pfrc->...prc", features, head)
                   for features, head in zip(self._type_features(self.features(x, attr)), heads)]
         return self.assemble(blocks)
-

@@ -15,6 +15,8 @@ name                  group                                   acts on
 ====================  ======================================  =====
 """
 
+import importlib
+
 from groups.registry import register_group, register_pattern
 
 # registered name -> (escnn gspace constructor, its arguments); escnn is imported when a group is
@@ -40,17 +42,15 @@ def _build(name: str, gspace: str, *args):
     return CompactGroup(name, getattr(gspaces, gspace)(*args))
 
 
+# public names resolved on first access, from the modules that import escnn
+_LAZY = {"CompactGroup": "groups.compact.group", "EscnnRep": "groups.compact.rep"}
+
+
 def __getattr__(name: str):
     """``CompactGroup`` and ``EscnnRep``, imported (with escnn) on first access."""
-    if name == "CompactGroup":
-        from groups.compact.group import CompactGroup
-
-        return CompactGroup
-    if name == "EscnnRep":
-        from groups.compact.rep import EscnnRep
-
-        return EscnnRep
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
 
 
 for _name, (_gspace, _args) in _GSPACES.items():
