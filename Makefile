@@ -37,8 +37,9 @@ lint: install
 docs: install
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
+# one pytest worker per core (pytest-xdist); tests/conftest.py shares the cores' threads among them
 test: lint docs
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache docs/_build

@@ -17,6 +17,11 @@ from implicit_kernels.equivariance import TOLERANCE
 os.environ["IMPLICIT_KERNELS_CACHE"] = tempfile.mkdtemp(prefix="implicit-kernels-solver-")
 atexit.register(shutil.rmtree, os.environ["IMPLICIT_KERNELS_CACHE"], ignore_errors=True)
 
+# under pytest-xdist (`make test` runs one worker per core) each worker keeps its share of the
+# cores, so that the workers' torch threads do not oversubscribe them
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+
 COMPACT_GROUPS = ["SO(2)", "O(2)", "C8", "D4", "SO(3)", "O(3)", "SO(2)z", "O(2)z", "Octa", "Ico"]
 
 
