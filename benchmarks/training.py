@@ -1,4 +1,4 @@
-"""The training loop every benchmark shares: Adam with a cosine (or constant) learning rate,
+"""The training loop every benchmark shares: Adam (or AdamW) with a cosine (or constant) learning rate,
 validation every few epochs, best-by-validation bookkeeping, checkpoint and resume, tqdm progress,
 and DDP.
 
@@ -34,14 +34,20 @@ from benchmarks.results import machine
 
 T = TypeVar("T")
 
+# --optimizer: Adam with weight decay as an L2 penalty in the gradients, or decoupled (AdamW)
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
 
 def add_training_arguments(parser: argparse.ArgumentParser, *, epochs: int, batch_size: int,
                            eval_every: int = 5) -> None:
-    """The options :func:`fit` reads: ``--epochs --batch-size --lr --weight-decay --schedule --ema
-    --swa-start --seed --eval-every --checkpoint --resume --out``."""
+    """The options :func:`fit` reads: ``--epochs --batch-size --lr --optimizer --weight-decay
+    --schedule --ema --swa-start --seed --eval-every --checkpoint --resume --out``."""
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--lr", type=float, help="Adam learning rate (default: the model's)")
+    parser.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
+                        help="adam: --weight-decay is an L2 penalty added to the gradients; adamw: it shrinks "
+                             "the weights by lr * weight_decay every step, apart from the adaptive step")
     parser.add_argument("--weight-decay", type=float, default=1e-12)
     parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
                         help="learning rate over the epochs: cosine decay to zero at --epochs, or constant")
@@ -175,7 +181,7 @@ def fit(
     there is one.
     """
     trained = processes.wrap(model)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=args.weight_decay)
+    optimiser = OPTIMIZERS[args.optimizer](model.parameters(), lr=lr, weight_decay=args.weight_decay)
     factor = learning_rate_factor(args)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, factor)
     average = weight_average(model, args)

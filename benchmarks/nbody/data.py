@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.cache import cached
-from benchmarks.nbody.simulate import egnn_initial_states, initial_state, simulate
+from benchmarks.nbody.simulate import DT, coulomb_forces, egnn_initial_states, initial_state, simulate
 
 INPUT_FRAME, TARGET_FRAME = 30, 40
 DEFAULT_CACHE = Path(__file__).resolve().parent / "cache"
@@ -51,6 +51,11 @@ class NBodySplit:
 
     def to(self, dtype: torch.dtype) -> NBodySplit:
         return NBodySplit(*(getattr(self, field.name).to(dtype) for field in fields(self)))
+
+    def __add__(self, other: NBodySplit) -> NBodySplit:
+        """The systems of both splits, ``self``'s first."""
+        return NBodySplit(*(torch.cat([getattr(self, field.name), getattr(other, field.name)])
+                            for field in fields(self)))
 
 
 def initial_states(sizes: tuple[int, int, int], seed: int, stream: str = "torch") -> list[tuple[torch.Tensor, ...]]:
@@ -93,6 +98,30 @@ def load(sizes: tuple[int, int, int] = (3000, 2000, 2000), seed: int = 43,
     return {split: NBodySplit(*(tensors[f"{split}_{k}"].to(dtype) for k in names)) for split in SPLITS}
 
 
+def time_reversed_training(sizes: tuple[int, int, int] = (3000, 2000, 2000), seed: int = 43,
+                           cache: Path | str | None = DEFAULT_CACHE, dtype: torch.dtype = torch.float32,
+                           stream: str = "torch") -> NBodySplit:
+    """The training trajectories of :func:`load` run backwards: input the target frame's positions
+    ``x_T`` with the velocity ``u = -(v_T + dt F(x_T))``, target the input frame's positions.
+
+    The simulation's step (kick ``v += dt F(x)``, then drift ``x += dt v``) is reversible: a saved
+    velocity ``v_T`` is the one that drifted the bodies to ``x_T``, and ``v_T + dt F(x_T)`` the one
+    that would drift them on. Started from ``(x_T, u)`` the recipe's first kick gives ``-v_T``, its
+    first drift the previous positions, and every later step undoes one step of the trajectory, so
+    the sample's label is exact up to the rounding that close encounters amplify. This uses the
+    velocities at the target frame, which the input-target pairs of :func:`load` do not contain."""
+
+    def generate_reversed() -> dict[str, torch.Tensor]:
+        sim = simulate(*initial_states(sizes, seed, stream)[0])
+        x, v = sim["positions"][:, TARGET_FRAME], sim["velocities"][:, TARGET_FRAME]
+        return {"positions": x, "velocities": -(v + DT * coulomb_forces(x, sim["charges"])),
+                "target": sim["positions"][:, INPUT_FRAME], "charges": sim["charges"]}
+
+    name = ("nbody" if stream == "torch" else f"nbody_{stream}") + f"_seed{seed}_{sizes[0]}_reversed.pt"
+    tensors = cached(None if cache is None else Path(cache) / name, generate_reversed)
+    return NBodySplit(*(tensors[k].to(dtype) for k in ("positions", "velocities", "target", "charges")))
+
+
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """The dataset options every N-body script takes: ``--sizes``, ``--data-seed``, ``--stream``
     and ``--cache``."""
@@ -107,6 +136,11 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 def load_from_arguments(args: argparse.Namespace, dtype: torch.dtype = torch.float32) -> dict[str, NBodySplit]:
     """:func:`load` with the options of :func:`add_data_arguments`."""
     return load(tuple(args.sizes), args.data_seed, args.cache, dtype, args.stream)
+
+
+def time_reversed_from_arguments(args: argparse.Namespace, dtype: torch.dtype = torch.float32) -> NBodySplit:
+    """:func:`time_reversed_training` with the options of :func:`add_data_arguments`."""
+    return time_reversed_training(tuple(args.sizes), args.data_seed, args.cache, dtype, args.stream)
 
 
 def data_fields(args: argparse.Namespace) -> dict:

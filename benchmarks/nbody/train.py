@@ -5,6 +5,7 @@ with ``--huber DELTA``, on twice the Huber loss of their coordinates: the square
 ``DELTA``, linear beyond, so that the few systems with close encounters weigh less; with
 ``--input-noise SIGMA``, on training inputs whose positions carry isotropic Gaussian noise of
 standard deviation ``SIGMA``, drawn afresh every step, towards the unchanged labels; with
+``--time-reversed``, also on the training trajectories run backwards; with
 ``--teacher``, towards a blend of the labels and trained networks' mean prediction), through the
 shared loop of :mod:`benchmarks.training`: best-by-validation checkpointing, resume
 (``--resume``), seeds, DDP under ``torchrun``, and a JSON record with the test MSE at the best
@@ -24,6 +25,7 @@ from benchmarks.nbody.data import (
     data_fields,
     load_from_arguments,
     random_orthogonal,
+    time_reversed_from_arguments,
 )
 from benchmarks.nbody.models import LEARNING_RATES, MODELS, STEERABLE_MODELS, Ensemble, load_member
 from benchmarks.training import Distributed, add_training_arguments, fit, parameter_count, write_json
@@ -43,6 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--input-noise", type=float, default=0.0, metavar="SIGMA",
                         help="add Gaussian noise of standard deviation SIGMA to every training input position, "
                              "drawn afresh each step (labels unchanged; validation and test inputs clean)")
+    parser.add_argument("--time-reversed", action="store_true",
+                        help="also train on the training trajectories run backwards (target frame to input frame; "
+                             "uses the target frame's velocities, see benchmarks.nbody.data.time_reversed_training)")
     parser.add_argument("--teacher", nargs="+", metavar="CKPT",
                         help="distil: train towards a blend of the labels and the mean prediction of these "
                              "trained networks (checkpoints of --teacher-model) on the training systems")
@@ -132,7 +137,7 @@ def main(argv=None) -> dict:
     data = load_from_arguments(args)
     model = MODELS[args.model](**({"dropout": args.dropout} if args.dropout else {}))
     lr = args.lr if args.lr is not None else LEARNING_RATES[args.model]
-    train = data["train"]
+    train = data["train"] + time_reversed_from_arguments(args) if args.time_reversed else data["train"]
     if args.teacher:
         teachers = Ensemble([load_member(args.teacher_model or args.model, path) for path in args.teacher])
         train = distilled(train, teachers, args.teacher_weight)
@@ -153,9 +158,9 @@ def main(argv=None) -> dict:
                 desc=args.model)
     result = {
         "model": args.model, "seed": args.seed, **data_fields(args), "lr": lr, "schedule": args.schedule,
-        "weight_decay": args.weight_decay,
+        "optimizer": args.optimizer, "weight_decay": args.weight_decay,
         "ema": args.ema, "swa_start": args.swa_start, "huber": args.huber,
-        "input_noise": args.input_noise, "teacher": args.teacher,
+        "input_noise": args.input_noise, "time_reversed": args.time_reversed, "teacher": args.teacher,
         "teacher_weight": args.teacher_weight if args.teacher else None,
         "params": parameter_count(model), "epochs": state["epoch"],
         "world_size": processes.world,

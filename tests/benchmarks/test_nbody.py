@@ -31,6 +31,24 @@ def test_integrator_retraces_its_path_when_time_is_reversed():
     assert (back[:, -1] - x).abs().max() < 1e-2 * (positions[:, -1] - x).abs().max()
 
 
+def test_time_reversed_samples_reach_their_targets_under_the_recipe(tmp_path):
+    """Each reversed sample, integrated forward by the recipe over the frames between input and
+    target, lands on its target: the input frame's positions of the trajectory it reverses."""
+    sizes = (6, 3, 3)
+    reversed_ = data.time_reversed_training(sizes, seed=5, cache=tmp_path, dtype=torch.float64)
+    train_split = data.load(sizes, seed=5, cache=None, dtype=torch.float64)["train"]
+    assert torch.equal(reversed_.positions, train_split.target) and torch.equal(reversed_.target, train_split.positions)
+    steps = (data.TARGET_FRAME - data.INPUT_FRAME) * simulate.SAVE_EVERY
+    reached, _ = simulate.integrate(reversed_.positions, reversed_.velocities, reversed_.charges, steps=steps + 1,
+                                    save_every=steps)
+    travelled = (reversed_.target - reversed_.positions).abs().max()
+    assert (reached[:, 0] - reversed_.target).abs().max() < 1e-9 * travelled
+    cached_ = data.time_reversed_training(sizes, seed=5, cache=tmp_path, dtype=torch.float64)
+    assert len(list(tmp_path.glob("*_reversed.pt"))) == 1 and torch.equal(cached_.velocities, reversed_.velocities)
+    both = train_split + reversed_
+    assert len(both) == 12 and torch.equal(both.subset(torch.arange(6, 12)).target, reversed_.target)
+
+
 def test_charges_velocities_and_frames():
     sim = simulate.simulate(*simulate.initial_state(400, 5, torch.Generator().manual_seed(2)))
     assert sim["positions"].shape == (400, 49, 5, 3)

@@ -80,6 +80,26 @@ def test_the_model_ends_with_the_weights_of_its_best_validation():
     assert torch.equal(model.weight, snapshots[1])
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_weight_decay_is_a_penalty_for_adam_and_a_shrinkage_for_adamw(optimizer):
+    """With a loss that ignores the weights, AdamW's decay shrinks them by ``1 - lr wd`` per step;
+    Adam's penalty ``wd w`` enters the adaptive step, which moves each weight by about ``lr``."""
+    model = torch.nn.Linear(3, 1)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[2.0, -3.0, 1.5]]))  # far from 0: Adam's steps keep their sign
+    start = model.weight.detach().clone()
+    args = arguments("--epochs", "4", "--eval-every", "4", "--schedule", "constant", "--optimizer", optimizer,
+                     "--weight-decay", "0.1")
+    fit(model, args, lr=0.05, train_size=len(INPUTS), loss=lambda module, indices: 0 * module(INPUTS[indices]).sum(),
+        evaluate=lambda: {"val": 0.0}, processes=Distributed(), desc="toy")
+    steps = 4 * 4
+    if optimizer == "adamw":
+        assert torch.allclose(model.weight, start * (1 - 0.05 * 0.1) ** steps, rtol=1e-6, atol=0)
+    else:
+        moved = start - torch.sign(start) * 0.05 * steps
+        assert torch.allclose(model.weight, moved, rtol=0, atol=0.05 * 0.05 * steps)
+
+
 @pytest.mark.parametrize("ema", [[], ["--ema", "0.9"]])
 def test_an_interrupted_run_resumes_to_the_same_model(tmp_path, ema):
     args = arguments("--epochs", "4", "--checkpoint", str(tmp_path / "toy.ckpt"), "--resume", *ema)
