@@ -8,7 +8,7 @@ those of :mod:`benchmarks.nbody.ensemble` from ``<results>/ensemble/``, the symm
 from ``<results>/reference_*.json``; rewrites the marked ``nbody`` section of
 ``benchmarks/nbody/RESULTS.md`` (the prose around it is kept), a PNG
 of the side-by-side validation curves, one of the full-protocol runs' training and validation
-curves and one of the message ablation's validation curves.
+curves and one of the ablation's (messages, training samples) validation curves.
 """
 
 from __future__ import annotations
@@ -66,8 +66,11 @@ def schedule_note(record: dict) -> str:
 
 
 def setup(record: dict) -> str:
-    """A full-protocol run's training settings: loss, weight decay, EMA or SWA, epochs, schedule."""
+    """A full-protocol run's training settings: loss, weight decay, time-reversed samples,
+    distillation, EMA or SWA, epochs, schedule."""
     parts = [loss(record), f"wd {weight_decay(record):.0e}"]
+    if record.get("time_reversed"):
+        parts.append("time-reversed samples")
     if record.get("teacher"):
         parts.append(f"distilled from {len(record['teacher'])} (weight {record['teacher_weight']})")
     if record.get("ema") is not None:
@@ -202,48 +205,56 @@ def side_table(runs: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-# the message ablation: the same network with the convolution's messages, linear in the sender's
-# features, with tensor-product messages bilinear in both nodes' features instead, or with both
+# the ablation: the same network with the convolution's messages, linear in the sender's features,
+# with tensor-product messages bilinear in both nodes' features instead, or with both
 MESSAGES = {"implicit-o3-small-moving": "linear", "product-o3-small-moving": "tensor product",
             "both-o3-small-moving": "both"}
+# ... trained on the protocol's input-target pairs (300 epochs) or also on the training trajectories
+# run backwards (`--time-reversed`: twice the samples per epoch, 200 epochs)
+SAMPLES = {False: "the protocol's pairs", True: "pairs and time-reversed"}
+RECIPE_EPOCHS = {False: 300, True: 200}
 
 
-def ablation_runs(full: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    """The full-protocol runs of the message ablation on EGNN's systems (MSE loss, weight decay
-    1e-4, EMA 0.999, 300 epochs), by model."""
-    def kept(r: dict) -> bool:
-        return (r.get("stream") == "egnn" and r.get("huber") is None and not r.get("teacher") and r.get("ema") == 0.999
-                and weight_decay(r) == 1e-4 and r["epochs"] == 300)
-    runs = {model: [r for r in full.get(model, []) if kept(r)] for model in MESSAGES}
-    return {model: records for model, records in runs.items() if records}
+def ablation_runs(full: dict[str, list[dict]]) -> dict[tuple[str, bool], list[dict]]:
+    """The full-protocol runs of the ablation on EGNN's systems (MSE loss, weight decay 1e-4, EMA
+    0.999, :data:`RECIPE_EPOCHS`), by model and whether they also trained on time-reversed samples."""
+    def kept(r: dict, time_reversed: bool) -> bool:
+        return (r.get("stream") == "egnn" and r.get("huber") is None and not r.get("teacher")
+                and bool(r.get("time_reversed")) == time_reversed and r.get("ema") == 0.999
+                and weight_decay(r) == 1e-4 and r["epochs"] == RECIPE_EPOCHS[time_reversed])
+    runs = {(model, time_reversed): [r for r in full.get(model, []) if kept(r, time_reversed)]
+            for time_reversed in SAMPLES for model in MESSAGES}
+    return {key: records for key, records in runs.items() if records}
 
 
-def ablation_table(runs: dict[str, list[dict]], floor: float | None) -> str:
-    """Per message form: test MSE per seed, their mean, and the mean's distance to the floor."""
-    lines = ["| messages | model | params | seeds | test MSE at best val, per seed | mean | mean - floor | s / epoch |",
-             "|---|---|---:|---:|---|---:|---:|---:|"]
-    for model, records in runs.items():
+def ablation_table(runs: dict[tuple[str, bool], list[dict]], floor: float | None) -> str:
+    """Per message form and training samples: test MSE per seed, their mean, and the mean's
+    distance to the floor."""
+    lines = ["| messages | training samples | model | params | seeds | epochs | test MSE at best val, per seed | "
+             "mean | mean - floor | s / epoch |",
+             "|---|---|---|---:|---:|---:|---|---:|---:|---:|"]
+    for (model, time_reversed), records in runs.items():
         scores = [r["test_mse_at_best_val"] for r in records]
         above = "-" if floor is None else f"{statistics.mean(scores) - floor:.2e}"
-        lines.append(f"| {MESSAGES[model]} | `{model}` | {records[0]['params']:,} | "
-                     f"{','.join(str(r['seed']) for r in records)} | {values(scores)} | "
-                     f"{statistics.mean(scores):.2e} | {above} | "
+        lines.append(f"| {MESSAGES[model]} | {SAMPLES[time_reversed]} | `{model}` | {records[0]['params']:,} | "
+                     f"{','.join(str(r['seed']) for r in records)} | {RECIPE_EPOCHS[time_reversed]} | "
+                     f"{values(scores)} | {statistics.mean(scores):.2e} | {above} | "
                      f"{statistics.mean(r['seconds_per_epoch'] for r in records):.1f} |")
     return "\n".join(lines)
 
 
-def plot_ablation(runs: dict[str, list[dict]], path: Path, floor: float | None) -> None:
-    """Validation MSE of the message ablation's runs (thin: each seed; thick: the mean over seeds),
-    with CGENN's published test MSE and the test split's floor."""
+def plot_ablation(runs: dict[tuple[str, bool], list[dict]], path: Path, floor: float | None) -> None:
+    """Validation MSE of the ablation's runs (thin: each seed; thick: the mean over seeds), with
+    CGENN's published test MSE and the test split's floor."""
     figure, axis = plt.subplots(figsize=(8, 5))
     colours = plt.get_cmap("tab10")
-    for k, (model, records) in enumerate(runs.items()):
+    for k, ((model, time_reversed), records) in enumerate(runs.items()):
         epochs = [entry["epoch"] for entry in records[0]["history"]]
         curves = [[entry["val"] for entry in r["history"]] for r in records]
         for curve in curves:
             axis.plot(epochs, curve, color=colours(k), linewidth=0.6, alpha=0.5)
         axis.plot(epochs, [statistics.mean(column) for column in zip(*curves)], color=colours(k), linewidth=2,
-                  label=f"{MESSAGES[model]} messages ({len(records)} seeds)")
+                  label=f"{MESSAGES[model]} messages, {SAMPLES[time_reversed]} ({len(records)} seeds)")
     references = {"CGENN (test, published)": PUBLISHED["CGENN"]}
     if floor is not None:
         references["O(3) floor (test)"] = floor
@@ -251,7 +262,8 @@ def plot_ablation(runs: dict[str, list[dict]], path: Path, floor: float | None) 
         axis.axhline(value, color="grey", linestyle=":", linewidth=1)
         axis.annotate(name, (epochs[-1], value), fontsize=7, ha="right", va="bottom")
     axis.set(xlabel="epoch", ylabel="validation MSE", yscale="log", ylim=(1e-3, 3e-2),
-             title="N-body, EGNN's systems: messages linear in the sender, bilinear in both nodes, or both")
+             title="N-body, EGNN's systems: messages linear in the sender, bilinear in both nodes, or both; "
+                   "with and without time-reversed samples")
     axis.title.set_fontsize(9)
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=8)
@@ -288,6 +300,7 @@ def configuration(model: str, record: dict) -> str:
     averaged += "" if record.get("swa_start") is None else f" SWA {record['swa_start']}"
     huber = "" if record.get("huber") is None else f" Huber {record['huber']}"
     huber += f" distilled x{len(record['teacher'])}" if record.get("teacher") else ""
+    huber += " time-reversed" if record.get("time_reversed") else ""
     return f"{model}{huber} wd {weight_decay(record):.0e}{averaged} {record['epochs']} ep{schedule_note(record)}"
 
 
@@ -365,13 +378,17 @@ def section(full: dict[str, list[dict]], side: dict[str, list[dict]], ensembles:
                   full_table(full), "", f"![N-body full protocol]({full_link})", ""]
     ablation = ablation_runs(full)
     if ablation:
-        parts += ["### Messages: linear, tensor product or both", "",
+        parts += ["### Ablation: messages and training samples", "",
                   wrap("The half-width moving network with the convolution's messages (linear in the sender's "
                        "features), with `TensorProduct` messages of both nodes' features instead, or with both "
-                       "summed, on EGNN's systems under the full protocol's recipe (the rows above). The floor "
-                       "is that of exactly O(3)-equivariant models on the same test systems (below)."), "",
+                       "summed, on EGNN's systems under the full protocol's recipe (the rows above); trained on "
+                       "the protocol's input-target pairs, or also on the training trajectories run backwards "
+                       "(`--time-reversed`: target frame to input frame, which uses the training trajectories' "
+                       "velocities at the target frame; 200 epochs of twice the samples, 12,000 steps against "
+                       "9,000). The floor is that of exactly O(3)-equivariant models on the same test systems "
+                       "(below)."), "",
                   ablation_table(ablation, egnn_test_floor(floors)), "",
-                  f"![N-body message ablation]({ablation_link})", ""]
+                  f"![N-body ablation]({ablation_link})", ""]
     tables = []
     if ensembles:
         tables += ["### Ensembles", "",

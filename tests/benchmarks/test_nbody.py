@@ -270,7 +270,7 @@ def test_report_tables_and_curves_from_real_runs(tmp_path):
     assert (results / "full_protocol.png").stat().st_size > 0
 
 
-def test_message_ablation_keeps_the_full_recipe_on_egnn_data_and_measures_the_floor_distance():
+def test_ablation_keeps_the_full_recipe_on_egnn_data_and_measures_the_floor_distance():
     def record(model, seed, test, **changes):
         r = {"model": model, "seed": seed, "stream": "egnn", "ema": 0.999, "weight_decay": 1e-4, "epochs": 300,
              "test_mse_at_best_val": test, "params": 10, "seconds_per_epoch": 1.0,
@@ -280,12 +280,19 @@ def test_message_ablation_keeps_the_full_recipe_on_egnn_data_and_measures_the_fl
     full = {"both-o3-small-moving": [record("both-o3-small-moving", 0, 3e-3), record("both-o3-small-moving", 1, 5e-3),
                                      record("both-o3-small-moving", 2, 1e-3, epochs=60)],
             "implicit-o3-small-moving": [record("implicit-o3-small-moving", 0, 4e-3, stream=None),
-                                         record("implicit-o3-small-moving", 1, 4e-3, huber=0.2)],
+                                         record("implicit-o3-small-moving", 1, 4e-3, huber=0.2),
+                                         record("implicit-o3-small-moving", 2, 2e-3, time_reversed=True, epochs=200),
+                                         record("implicit-o3-small-moving", 3, 6e-3, time_reversed=True, epochs=300)],
             "egnn": [record("egnn", 0, 7e-3)]}
     runs = report.ablation_runs(full)
-    assert list(runs) == ["both-o3-small-moving"] and [r["seed"] for r in runs["both-o3-small-moving"]] == [0, 1]
-    row = report.ablation_table(runs, floor=2e-3).splitlines()[-1]
-    assert row.startswith("| both | `both-o3-small-moving` | 10 | 0,1 | 3.00e-03, 5.00e-03 | 4.00e-03 | 2.00e-03 |")
+    assert list(runs) == [("both-o3-small-moving", False), ("implicit-o3-small-moving", True)]
+    assert [r["seed"] for r in runs["both-o3-small-moving", False]] == [0, 1]
+    assert [r["seed"] for r in runs["implicit-o3-small-moving", True]] == [2]
+    rows = report.ablation_table(runs, floor=2e-3).splitlines()[-2:]
+    assert rows[0].startswith("| both | the protocol's pairs | `both-o3-small-moving` | 10 | 0,1 | 300 | "
+                              "3.00e-03, 5.00e-03 | 4.00e-03 | 2.00e-03 |")
+    assert rows[1].startswith("| linear | pairs and time-reversed | `implicit-o3-small-moving` | 10 | 2 | 200 | "
+                              "2.00e-03 | 2.00e-03 | 0.00e+00 |")
 
 
 def test_distillation_trains_towards_the_blend_of_labels_and_teachers(tmp_path):
