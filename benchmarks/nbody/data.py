@@ -52,6 +52,11 @@ class NBodySplit:
     def to(self, dtype: torch.dtype) -> NBodySplit:
         return NBodySplit(*(getattr(self, field.name).to(dtype) for field in fields(self)))
 
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], dtype: torch.dtype, prefix: str = "") -> NBodySplit:
+        """The split stored in ``tensors`` under ``prefix + field`` for each field, in ``dtype``."""
+        return cls(*(tensors[prefix + field.name].to(dtype) for field in fields(cls)))
+
     def __add__(self, other: NBodySplit) -> NBodySplit:
         """The systems of both splits, ``self``'s first."""
         return NBodySplit(*(torch.cat([getattr(self, field.name), getattr(other, field.name)])
@@ -86,16 +91,20 @@ def generate(sizes: tuple[int, int, int], seed: int, stream: str = "torch") -> d
     return out
 
 
+def cache_path(cache: Path | str | None, stream: str, seed: int, contents: str) -> Path | None:
+    """The file under ``cache`` (``None``: no cache) for data of ``stream`` and ``seed`` described
+    by ``contents`` (e.g. the split sizes)."""
+    name = ("nbody" if stream == "torch" else f"nbody_{stream}") + f"_seed{seed}_{contents}.pt"
+    return None if cache is None else Path(cache) / name
+
+
 def load(sizes: tuple[int, int, int] = (3000, 2000, 2000), seed: int = 43,
          cache: Path | str | None = DEFAULT_CACHE, dtype: torch.dtype = torch.float32,
          stream: str = "torch") -> dict[str, NBodySplit]:
     """The splits, from the cache when its checksum matches, else simulated (and cached); in
     ``dtype`` (the simulation runs in float64)."""
-    name = ("nbody" if stream == "torch" else f"nbody_{stream}") + f"_seed{seed}_{'_'.join(map(str, sizes))}.pt"
-    path = None if cache is None else Path(cache) / name
-    tensors = cached(path, lambda: generate(sizes, seed, stream))
-    names = ("positions", "velocities", "target", "charges")
-    return {split: NBodySplit(*(tensors[f"{split}_{k}"].to(dtype) for k in names)) for split in SPLITS}
+    tensors = cached(cache_path(cache, stream, seed, "_".join(map(str, sizes))), lambda: generate(sizes, seed, stream))
+    return {split: NBodySplit.from_tensors(tensors, dtype, prefix=f"{split}_") for split in SPLITS}
 
 
 def time_reversed_training(sizes: tuple[int, int, int] = (3000, 2000, 2000), seed: int = 43,
@@ -117,9 +126,8 @@ def time_reversed_training(sizes: tuple[int, int, int] = (3000, 2000, 2000), see
         return {"positions": x, "velocities": -(v + DT * coulomb_forces(x, sim["charges"])),
                 "target": sim["positions"][:, INPUT_FRAME], "charges": sim["charges"]}
 
-    name = ("nbody" if stream == "torch" else f"nbody_{stream}") + f"_seed{seed}_{sizes[0]}_reversed.pt"
-    tensors = cached(None if cache is None else Path(cache) / name, generate_reversed)
-    return NBodySplit(*(tensors[k].to(dtype) for k in ("positions", "velocities", "target", "charges")))
+    return NBodySplit.from_tensors(cached(cache_path(cache, stream, seed, f"{sizes[0]}_reversed"), generate_reversed),
+                                   dtype)
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

@@ -300,10 +300,10 @@ def configuration(model: str, record: dict) -> str:
     """A full-protocol run's settings apart from its seed."""
     averaged = "" if record.get("ema") is None else " EMA"
     averaged += "" if record.get("swa_start") is None else f" SWA {record['swa_start']}"
-    huber = "" if record.get("huber") is None else f" Huber {record['huber']}"
-    huber += f" distilled x{len(record['teacher'])}" if record.get("teacher") else ""
-    huber += " time-reversed" if record.get("time_reversed") else ""
-    return f"{model}{huber} wd {weight_decay(record):.0e}{averaged} {record['epochs']} ep{schedule_note(record)}"
+    training = "" if record.get("huber") is None else f" Huber {record['huber']}"
+    training += f" distilled x{len(record['teacher'])}" if record.get("teacher") else ""
+    training += " time-reversed" if record.get("time_reversed") else ""
+    return f"{model}{training} wd {weight_decay(record):.0e}{averaged} {record['epochs']} ep{schedule_note(record)}"
 
 
 def plot_full(runs: dict[str, list[dict]], path: Path, floors: list[dict]) -> None:
